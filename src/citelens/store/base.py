@@ -1,0 +1,44 @@
+"""The Store interface that every backend (SQLite now, PostgreSQL later) implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from citelens.model import Document, Statement
+
+
+@dataclass(frozen=True, slots=True)
+class SavedArticle:
+    work_id: int
+    key: str  # the citing work's stable identity
+    statements: int
+    references: int
+    replaced: bool  # True when an earlier version of this article was replaced
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveSummary:
+    references: int
+    resolved: int  # linked to a work by doi, pmid, pmcid or fuzzy match
+    by_method: dict[str, int]
+
+
+class Store(Protocol):
+    def save_article(
+        self,
+        doc: Document,
+        statements: Sequence[Statement],
+        *,
+        source_path: str,
+        source_sha256: str,
+    ) -> SavedArticle: ...
+
+    def resolve(self) -> ResolveSummary: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def export_statements(self) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
