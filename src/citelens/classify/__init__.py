@@ -1,0 +1,25 @@
+"""Citation classifiers: a citation context in, supporting / mentioning / contrasting out.
+
+`load_classifier(name)` picks one: "baseline" (cue phrases, no dependencies) or "default"
+(the trained model when it ships and the `model` extra is installed).
+"""
+
+from __future__ import annotations
+
+from citelens.classify.base import Classifier, ClassifyInput, Prediction
+from citelens.classify.baseline import CueBaseline
+from citelens.errors import ModelError
+
+__all__ = ["Classifier", "ClassifyInput", "CueBaseline", "Prediction", "load_classifier"]
+
+CLASSIFIER_NAMES = ("default", "baseline")
+
+
+def load_classifier(name: str = "default") -> Classifier:
+    """The classifier called `name`; raises ModelError for an unknown name or a missing model."""
+    if name == "baseline":
+        return CueBaseline()
+    if name == "default":
+        # Until a trained head ships, "default" is the baseline.
+        return CueBaseline()
+    raise ModelError(f"unknown classifier {name!r}: choose one of {', '.join(CLASSIFIER_NAMES)}")
