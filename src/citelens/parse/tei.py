@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from citelens.errors import ParseError
-from citelens.identifiers import normalise_doi
+from citelens.identifiers import (
+    find_dois,
+    find_pmcids,
+    find_pmids,
+    normalise_doi,
+    normalise_orcid,
+    normalise_pmcid,
+    normalise_pmid,
+)
 from citelens.model import Author, BibEntry, Callout, Document, Paragraph, SectionType, WorkMeta
 from citelens.parse.xmlsafe import load_xml
 from citelens.sections import section_type
@@ -23,10 +31,6 @@ XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 _SPACE = re.compile(r"\s+")
 _YEAR = re.compile(r"(1[5-9]\d\d|20\d\d)")
-# A DOI printed inside a raw reference (GROBID without consolidation often leaves it there).
-_RAW_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
-_RAW_PMID = re.compile(r"\bPMID:?\s*(\d{5,9})\b", re.IGNORECASE)
-_RAW_PMCID = re.compile(r"\b(PMC\d{4,9})\b")
 # A numeric callout surface: "[4]", "[4 -6]", "(2, 5-7)", "13,", "14]" (GROBID cuts lists).
 _NUMERIC_SURFACE = re.compile(r"^[\[(]?\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*[,;]?\s*[\])]?\s*[,;]?$")
 _NUMBER_OR_RANGE = re.compile(r"(\d+)(?:\s*[-–—]\s*(\d+))?")
@@ -150,11 +154,14 @@ def _idnos(tei: _Tei, el: etree._Element) -> dict[str, str]:
             doi = normalise_doi(value)
             if doi:
                 found["doi"] = doi
-        elif kind == "pmid" and "pmid" not in found and value.isdigit():
-            found["pmid"] = value
+        elif kind == "pmid" and "pmid" not in found:
+            pmid = normalise_pmid(value)
+            if pmid:
+                found["pmid"] = pmid
         elif kind == "pmcid" and "pmcid" not in found:
-            pmcid = value.upper()
-            found["pmcid"] = pmcid if pmcid.startswith("PMC") else f"PMC{pmcid}"
+            pmcid = normalise_pmcid(value)
+            if pmcid:
+                found["pmcid"] = pmcid
     return found
 
 
@@ -170,8 +177,8 @@ def _authors(tei: _Tei, el: etree._Element) -> list[Author]:
             continue
         orcid = None
         for idno in tei.findall(author, "idno"):
-            if (idno.get("type") or "").upper() == "ORCID" and _text_of(idno):
-                orcid = _text_of(idno).rsplit("/", 1)[-1]
+            if (idno.get("type") or "").upper() == "ORCID":
+                orcid = normalise_orcid(_text_of(idno)) or orcid
         authors.append(Author(family=family or given, given=given if family else "", orcid=orcid))
     return authors
 
@@ -215,15 +222,9 @@ def _bib_entry(tei: _Tei, bibl: etree._Element, ref_id: str, order: int) -> BibE
 
     ids = _idnos(tei, bibl)
     # Without consolidation GROBID leaves printed identifiers in the raw text only.
-    if "doi" not in ids and raw:
-        match = _RAW_DOI.search(raw)
-        doi = normalise_doi(match.group(1).rstrip(".,;)]")) if match else None
-        if doi:
-            ids["doi"] = doi
-    if "pmid" not in ids and (match := _RAW_PMID.search(raw)):
-        ids["pmid"] = match.group(1)
-    if "pmcid" not in ids and (match := _RAW_PMCID.search(raw)):
-        ids["pmcid"] = match.group(1)
+    for key, find in (("doi", find_dois), ("pmid", find_pmids), ("pmcid", find_pmcids)):
+        if key not in ids and raw and (printed := find(raw)):
+            ids[key] = printed[0]
 
     imprint = tei.find(monogr, "imprint") if monogr is not None else None
     volume = pages = None
