@@ -6,10 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.webfixtures import TARGET_DOI, XSS, build_small_index
 
 from citelens import report
 from citelens.errors import NotFound, QueryError
-from tests.webfixtures import TARGET_DOI, XSS, build_small_index
 
 
 @pytest.fixture()
@@ -37,7 +37,7 @@ def test_report_counts_each_sentence_once(conn: sqlite3.Connection) -> None:
 
 def test_report_accepts_doi_forms_and_rejects_unknown(conn: sqlite3.Connection) -> None:
     assert report.build_report(conn, "https://doi.org/10.1234/TARGET.1")["doi"] == TARGET_DOI
-    with pytest.raises(NotFound, match="10.1234/nope"):
+    with pytest.raises(NotFound, match=r"10\.1234/nope"):
         report.build_report(conn, "10.1234/nope")
     # A cited-only work has a report but no reference count.
     assert report.build_report(conn, "10.1234/cited.e")["references"] is None

@@ -728,6 +728,15 @@ def _item(row: Sequence[Any], marked: Sequence[str] | None) -> dict[str, Any]:
     }
 
 
+def _statement_count(conn: sqlite3.Connection, cited_work_id: int) -> int:
+    """Statements about a work, each sentence once (as dedupe_rows counts them)."""
+    return conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT citing_work_id, paragraph, sentence"
+        " FROM statements WHERE cited_work_id = ?)",
+        (cited_work_id,),
+    ).fetchone()[0]
+
+
 def references_of(store: Source, doi: str) -> dict[str, Any]:
     """The paper's own reference list, each with what the paper says of it and its index tally."""
     conn = _connection(store)
@@ -748,9 +757,7 @@ def references_of(store: Source, doi: str) -> dict[str, Any]:
         here.setdefault(ref_row_id, Counter())[label or UNCLASSIFIED] += n
     index_wide: dict[int, int] = {}
     for cited in {r[9] for r in refs if r[9] is not None}:
-        index_wide[cited] = conn.execute(
-            "SELECT count(*) FROM statements WHERE cited_work_id = ?", (cited,)
-        ).fetchone()[0]
+        index_wide[cited] = _statement_count(conn, cited)
     items = []
     for r in refs:
         tally = here.get(r[0], Counter())
@@ -803,9 +810,7 @@ def find_works(store: Source, query: str, limit: int = 20) -> list[dict[str, Any
         ).fetchall()
     found = []
     for row in candidates:
-        n = conn.execute(
-            "SELECT count(*) FROM statements WHERE cited_work_id = ?", (row[0],)
-        ).fetchone()[0]
+        n = _statement_count(conn, row[0])
         found.append({**_work_meta(row), "statements": n, "has_full_text": bool(row[7])})
     found.sort(key=lambda w: (-w["statements"], -(w["year"] or 0), w["title"] or ""))
     return found[:limit]
