@@ -453,8 +453,8 @@ def _link_numeric_callouts(paragraphs: list[Paragraph], bibliography: list[BibEn
     GROBID 0.5/0.6 leaves many numeric callouts without a target, and when it splits one printed
     reference into two biblStructs the entry order no longer equals the printed number. The
     number -> entry map is learned from the callouts GROBID did link in this document (and from
-    labels printed in raw references); numbers between two known ones with the same shift of
-    order are interpolated. A number that cannot be placed stays unlinked.
+    labels printed in raw references); other numbers keep the shift of the nearest known number
+    below them. A number that cannot be placed stays unlinked.
     """
     if not bibliography:
         return
@@ -482,16 +482,15 @@ def _link_numeric_callouts(paragraphs: list[Paragraph], bibliography: list[BibEn
     def order_for(number: int) -> int | None:
         if number in known:
             return known[number]
-        below = [n for n in known if n < number]
-        above = [n for n in known if n > number]
-        shifts = set()
-        if below:
-            shifts.add(known[max(below)] - max(below))
-        if above:
-            shifts.add(known[min(above)] - min(above))
-        if len(shifts) != 1:
+        below = max((n for n in known if n < number), default=None)
+        above = min((n for n in known if n > number), default=None)
+        if below is None and above is None:
             return None
-        order = number + shifts.pop()
+        # Split entries only ever push later numbers further down the list, so the shift of
+        # the number below holds up to the next known one ("next entry after the last known").
+        order = number + (known[below] - below if below is not None else known[above] - above)
+        if above is not None and order >= known[above]:
+            return None
         return order if 0 <= order < len(bibliography) else None
 
     for paragraph in paragraphs:
