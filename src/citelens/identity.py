@@ -1,0 +1,102 @@
+"""Work identity: turns identifiers, titles and author names into stable keys and match forms.
+
+A key ("doi:...", "pmid:...", "pmcid:...", "t:<hash>") names one work in the index whatever
+article cited it; the normalised title and name forms here are what fuzzy resolution compares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from citelens.model import Author
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Case-folded text without diacritics, with each run of punctuation or space as one space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", stripped.casefold()).strip()
+
+
+def normalise_title(title: str | None) -> str:
+    """Title as compared by resolution; '' when there is none."""
+    return fold(title) if title else ""
+
+
+def family_key(family: str | None) -> str:
+    """Family name as compared for identity and self-citation ("van der Berg" -> "vanderberg")."""
+    return fold(family).replace(" ", "") if family else ""
+
+
+def first_family(authors: Sequence[Author]) -> str:
+    return family_key(authors[0].family) if authors else ""
+
+
+def clean_doi(doi: str | None) -> str | None:
+    """The stored form of a DOI that parsers already normalised; guards against stray prefixes."""
+    if not doi:
+        return None
+    value = _DOI_PREFIX.sub("", doi.strip()).lower()
+    return value or None
+
+
+def title_key(title: str | None, year: int | None, authors: Sequence[Author]) -> str | None:
+    """Key "t:<hash>" of the normalised title, year and first author; None without a title."""
+    norm = normalise_title(title)
+    if not norm:
+        return None
+    basis = f"{norm}|{year if year is not None else ''}|{first_family(authors)}"
+    return "t:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20]
+
+
+def work_key(
+    *,
+    doi: str | None,
+    pmid: str | None,
+    pmcid: str | None,
+    title: str | None,
+    year: int | None,
+    authors: Sequence[Author],
+) -> str | None:
+    """The strongest identity a work has: doi > pmid > pmcid > title hash; None if none."""
+    doi = clean_doi(doi)
+    if doi:
+        return f"doi:{doi}"
+    if pmid:
+        return f"pmid:{pmid.strip()}"
+    if pmcid:
+        return f"pmcid:{pmcid.strip().upper()}"
+    return title_key(title, year, authors)
+
+
+def raw_key(raw: str) -> str:
+    """Identity of a reference that has no title at all: the hash of its printed form."""
+    return "t:" + hashlib.sha1(("raw|" + fold(raw)).encode("utf-8")).hexdigest()[:20]
+
+
+def author_marks(authors: Iterable[Author]) -> tuple[set[str], set[str]]:
+    """ORCIDs and "family|initial" forms of a list of authors, for self-citation tests."""
+    orcids: set[str] = set()
+    names: set[str] = set()
+    for author in authors:
+        if author.orcid:
+            orcids.add(author.orcid.strip().rsplit("/", 1)[-1].upper())
+        family = family_key(author.family)
+        initial = fold(author.given)[:1]
+        # Without an initial a bare family name ("Wang") would tie too many strangers together.
+        if family and initial:
+            names.add(f"{family}|{initial}")
+    return orcids, names
+
+
+def shares_author(citing: Sequence[Author], cited: Sequence[Author]) -> bool:
+    """True when an author of the citing work also wrote the cited one (ORCID or name+initial)."""
+    citing_orcids, citing_names = author_marks(citing)
+    cited_orcids, cited_names = author_marks(cited)
+    return bool(citing_orcids & cited_orcids) or bool(citing_names & cited_names)
