@@ -11,7 +11,8 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -37,19 +38,23 @@ _BM25 = "bm25(statements_fts, 1.0, 0.35, 0.35)"
 
 
 class ReadableStore(Protocol):
-    def reader(self) -> sqlite3.Connection: ...
+    def reader(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
 
 Source = ReadableStore | sqlite3.Connection
 
 
-def _connection(store: Source) -> sqlite3.Connection:
+@contextmanager
+def _reading(store: Source) -> Iterator[sqlite3.Connection]:
+    """A read connection: the given one, or one from the store's reader() for this call."""
     if isinstance(store, sqlite3.Connection):
-        return store
+        yield store
+        return
     reader = getattr(store, "reader", None)
     if reader is None:
         raise TypeError(f"expected a store with reader() or a sqlite3 connection, got {store!r}")
-    return reader()
+    with reader() as conn:
+        yield conn
 
 
 REPORT_INDEXES = (
@@ -526,23 +531,25 @@ def _work_meta(row: Sequence[Any]) -> dict[str, Any]:
 
 def build_report(store: Source, doi: str) -> dict[str, Any]:
     """The report of one cited paper: its metadata, tallies, tallies per section and facets."""
-    conn = _connection(store)
-    work = _work_row(conn, doi)
-    rows = _facet_rows(
-        conn,
-        conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],)),
-    )
-    _, facets = filter_and_facet(rows, StatementFilters())
-    report = {**_work_meta(work), **_tallies(rows)}
-    report["has_full_text"] = bool(work[7])
-    report["references"] = (
-        conn.execute("SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)).fetchone()[0]
-        if work[7]
-        else None
-    )
-    report["facets"] = facets
-    report["summary"] = summarise(report)
-    return report
+    with _reading(store) as conn:
+        work = _work_row(conn, doi)
+        rows = _facet_rows(
+            conn,
+            conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],)),
+        )
+        _, facets = filter_and_facet(rows, StatementFilters())
+        report = {**_work_meta(work), **_tallies(rows)}
+        report["has_full_text"] = bool(work[7])
+        report["references"] = (
+            conn.execute(
+                "SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)
+            ).fetchone()[0]
+            if work[7]
+            else None
+        )
+        report["facets"] = facets
+        report["summary"] = summarise(report)
+        return report
 
 
 def _check_page(page: int, page_size: int) -> None:
@@ -600,31 +607,31 @@ def list_statements(
     f = _as_filters(filters)
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-    conn = _connection(store)
-    work = _work_row(conn, doi)
-    scores: dict[int, float] | None = None
-    fts_query = None
-    if f.q is not None and f.q.strip():
-        fts_query, hits = _run_fts(
-            conn,
-            f.q,
-            f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
-            f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
-            f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
-            f" ON s.id = statements_fts.rowid"
-            f" WHERE statements_fts MATCH ? AND s.cited_work_id = ? ORDER BY s.id",
-            (work[0],),
-        )
-        scores = {h[0]: h[12] for h in hits}
-        raw: Iterable[tuple[Any, ...]] = hits
-    elif f.q is not None:
-        raise QueryError("the search is empty: type one or more words")
-    else:
-        raw = conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],))
-    rows = _facet_rows(conn, raw)
-    result = _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
-    result["doi"] = work[1]
-    return result
+    with _reading(store) as conn:
+        work = _work_row(conn, doi)
+        scores: dict[int, float] | None = None
+        fts_query = None
+        if f.q is not None and f.q.strip():
+            fts_query, hits = _run_fts(
+                conn,
+                f.q,
+                f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
+                f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
+                f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
+                f" ON s.id = statements_fts.rowid"
+                f" WHERE statements_fts MATCH ? AND s.cited_work_id = ? ORDER BY s.id",
+                (work[0],),
+            )
+            scores = {h[0]: h[12] for h in hits}
+            raw: Iterable[tuple[Any, ...]] = hits
+        elif f.q is not None:
+            raise QueryError("the search is empty: type one or more words")
+        else:
+            raw = conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],))
+        rows = _facet_rows(conn, raw)
+        result = _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
+        result["doi"] = work[1]
+        return result
 
 
 def search_statements(
@@ -642,19 +649,19 @@ def search_statements(
     f.checked()
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-    conn = _connection(store)
-    fts_query, hits = _run_fts(
-        conn,
-        q,
-        f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
-        f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
-        f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
-        f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? ORDER BY s.id",
-        (),
-    )
-    scores = {h[0]: h[12] for h in hits}
-    rows = _facet_rows(conn, hits)
-    return _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
+    with _reading(store) as conn:
+        fts_query, hits = _run_fts(
+            conn,
+            q,
+            f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
+            f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
+            f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
+            f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? ORDER BY s.id",
+            (),
+        )
+        scores = {h[0]: h[12] for h in hits}
+        rows = _facet_rows(conn, hits)
+        return _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
 
 
 _ITEM_SQL = (
@@ -739,50 +746,50 @@ def _statement_count(conn: sqlite3.Connection, cited_work_id: int) -> int:
 
 def references_of(store: Source, doi: str) -> dict[str, Any]:
     """The paper's own reference list, each with what the paper says of it and its index tally."""
-    conn = _connection(store)
-    work = _work_row(conn, doi)
-    refs = conn.execute(
-        "SELECT r.id, r.ref_id, r.ord, r.label, r.raw, r.title, r.year, r.doi, r.source,"
-        " r.cited_work_id, cw.doi, cw.title, cw.year, cw.journal"
-        " FROM refs r LEFT JOIN works cw ON cw.id = r.cited_work_id"
-        " WHERE r.citing_work_id = ? ORDER BY r.ord",
-        (work[0],),
-    ).fetchall()
-    here: dict[int, Counter[str]] = {}
-    for ref_row_id, label, n in conn.execute(
-        "SELECT ref_row_id, label, count(*) FROM statements WHERE citing_work_id = ?"
-        " GROUP BY ref_row_id, label",
-        (work[0],),
-    ):
-        here.setdefault(ref_row_id, Counter())[label or UNCLASSIFIED] += n
-    index_wide: dict[int, int] = {}
-    for cited in {r[9] for r in refs if r[9] is not None}:
-        index_wide[cited] = _statement_count(conn, cited)
-    items = []
-    for r in refs:
-        tally = here.get(r[0], Counter())
-        items.append(
-            {
-                "ref_id": r[1],
-                "order": r[2],
-                "label": r[3],
-                "raw": r[4],
-                "title": r[11] or r[5],
-                "year": r[12] or r[6],
-                "journal": r[13] or r[8],
-                "doi": r[10] or r[7],
-                "statements": sum(tally.values()),
-                **{label: tally.get(label, 0) for label in LABELS},
-                "cited_by_statements": index_wide.get(r[9], 0) if r[9] is not None else 0,
-            }
-        )
-    return {
-        "doi": work[1],
-        "title": work[2],
-        "has_full_text": bool(work[7]),
-        "references": len(items),
-        "items": items,
-    }
+    with _reading(store) as conn:
+        work = _work_row(conn, doi)
+        refs = conn.execute(
+            "SELECT r.id, r.ref_id, r.ord, r.label, r.raw, r.title, r.year, r.doi, r.source,"
+            " r.cited_work_id, cw.doi, cw.title, cw.year, cw.journal"
+            " FROM refs r LEFT JOIN works cw ON cw.id = r.cited_work_id"
+            " WHERE r.citing_work_id = ? ORDER BY r.ord",
+            (work[0],),
+        ).fetchall()
+        here: dict[int, Counter[str]] = {}
+        for ref_row_id, label, n in conn.execute(
+            "SELECT ref_row_id, label, count(*) FROM statements WHERE citing_work_id = ?"
+            " GROUP BY ref_row_id, label",
+            (work[0],),
+        ):
+            here.setdefault(ref_row_id, Counter())[label or UNCLASSIFIED] += n
+        index_wide: dict[int, int] = {}
+        for cited in {r[9] for r in refs if r[9] is not None}:
+            index_wide[cited] = _statement_count(conn, cited)
+        items = []
+        for r in refs:
+            tally = here.get(r[0], Counter())
+            items.append(
+                {
+                    "ref_id": r[1],
+                    "order": r[2],
+                    "label": r[3],
+                    "raw": r[4],
+                    "title": r[11] or r[5],
+                    "year": r[12] or r[6],
+                    "journal": r[13] or r[8],
+                    "doi": r[10] or r[7],
+                    "statements": sum(tally.values()),
+                    **{label: tally.get(label, 0) for label in LABELS},
+                    "cited_by_statements": index_wide.get(r[9], 0) if r[9] is not None else 0,
+                }
+            )
+        return {
+            "doi": work[1],
+            "title": work[2],
+            "has_full_text": bool(work[7]),
+            "references": len(items),
+            "items": items,
+        }
 
 
 def find_works(store: Source, query: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -792,61 +799,37 @@ def find_works(store: Source, query: str, limit: int = 20) -> list[dict[str, Any
         raise QueryError("give a DOI or some words of a title")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise QueryError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-    conn = _connection(store)
-    cols = "id, doi, title, year, journal, publication_type, authors, has_full_text, notices"
-    doi = clean_doi(text)
-    candidates: list[Sequence[Any]] = []
-    if doi and doi.startswith("10.") and "/" in doi:
-        candidates = conn.execute(f"SELECT {cols} FROM works WHERE doi = ?", (doi,)).fetchall()
-    if not candidates:
-        words = _WORD.findall(text)
-        if not words:
-            raise QueryError(f"{query!r} has no words to look up")
-        # LIKE wildcards inside a word are escaped: the reader's words are matched literally.
-        where = " AND ".join("title LIKE ? ESCAPE '\\'" for _ in words)
-        params = ["%" + re.sub(r"([%_\\])", r"\\\1", w) + "%" for w in words]
-        candidates = conn.execute(
-            f"SELECT {cols} FROM works WHERE {where} LIMIT 500", params
-        ).fetchall()
-    found = []
-    for row in candidates:
-        n = _statement_count(conn, row[0])
-        found.append({**_work_meta(row), "statements": n, "has_full_text": bool(row[7])})
-    found.sort(key=lambda w: (-w["statements"], -(w["year"] or 0), w["title"] or ""))
-    return found[:limit]
+    with _reading(store) as conn:
+        cols = "id, doi, title, year, journal, publication_type, authors, has_full_text, notices"
+        doi = clean_doi(text)
+        candidates: list[Sequence[Any]] = []
+        if doi and doi.startswith("10.") and "/" in doi:
+            candidates = conn.execute(f"SELECT {cols} FROM works WHERE doi = ?", (doi,)).fetchall()
+        if not candidates:
+            words = _WORD.findall(text)
+            if not words:
+                raise QueryError(f"{query!r} has no words to look up")
+            # LIKE wildcards inside a word are escaped: the reader's words are matched literally.
+            where = " AND ".join("title LIKE ? ESCAPE '\\'" for _ in words)
+            params = ["%" + re.sub(r"([%_\\])", r"\\\1", w) + "%" for w in words]
+            candidates = conn.execute(
+                f"SELECT {cols} FROM works WHERE {where} LIMIT 500", params
+            ).fetchall()
+        found = []
+        for row in candidates:
+            n = _statement_count(conn, row[0])
+            found.append({**_work_meta(row), "statements": n, "has_full_text": bool(row[7])})
+        found.sort(key=lambda w: (-w["statements"], -(w["year"] or 0), w["title"] or ""))
+        return found[:limit]
 
 
 def index_counts(store: Source) -> dict[str, int]:
     """How much the index holds: articles read in full, works known, references, statements."""
-    conn = _connection(store)
-    one: Callable[[str], int] = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-    return {
-        "articles": one("SELECT count(*) FROM works WHERE has_full_text = 1"),
-        "works": one("SELECT count(*) FROM works"),
-        "references": one("SELECT count(*) FROM refs"),
-        "statements": one("SELECT count(*) FROM statements"),
-    }
-
-
-def format_report(report: Mapping[str, Any]) -> str:
-    """A report as lines of text, for the `citelens report` command."""
-    lines = [
-        report.get("title") or "(untitled)",
-        " · ".join(
-            str(x) for x in (report.get("journal"), report.get("year"), f"doi:{report['doi']}") if x
-        ),
-        f"Cited by {report['citing_publications']:,} publications "
-        f"({report['statements']:,} citation statements)",
-    ]
-    if report.get("references") is not None:
-        lines.append(f"References {report['references']:,} publications")
-    lines.append(" · ".join(f"{label.capitalize()} {report.get(label, 0):,}" for label in LABELS))
-    for name, tally in report.get("sections", {}).items():
-        if tally["statements"]:
-            lines.append(
-                f"  {name:<13} {tally['statements']:>6,}  "
-                + "  ".join(f"{label[:4]} {tally[label]:,}" for label in LABELS)
-            )
-    lines.append("")
-    lines.append(report.get("summary") or summarise(report))
-    return "\n".join(lines)
+    with _reading(store) as conn:
+        one: Callable[[str], int] = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "articles": one("SELECT count(*) FROM works WHERE has_full_text = 1"),
+            "works": one("SELECT count(*) FROM works"),
+            "references": one("SELECT count(*) FROM refs"),
+            "statements": one("SELECT count(*) FROM statements"),
+        }
