@@ -165,3 +165,37 @@ def test_unlinked_numeric_callouts_follow_the_learned_number_shift() -> None:
 def test_bad_input_raises_parse_error(data: bytes, problem: str) -> None:
     with pytest.raises(ParseError, match=problem):
         parse_tei(data)
+
+
+_AUTHOR_YEAR = """<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><div><head>Discussion</head>
+<p>As shown <ref type="bibr">(Hutson, 2018b;</ref> <ref type="bibr">Mara-Eves et al., 2015)</ref>
+and by <ref type="bibr">Řehůřek (2010)</ref> but not <ref type="bibr">(Smith, 1999)</ref>
+nor <ref type="bibr">(Hutson, 2018)</ref>.</p></div></body>
+<back><div type="references"><listBibl>{}</listBibl></div></back></text></TEI>"""
+
+
+def _entry(ref_id: str, family: str, year: int) -> str:
+    return (
+        f'<biblStruct xml:id="{ref_id}"><analytic><author><persName><surname>{family}</surname>'
+        f'</persName></author></analytic><monogr><imprint><date when="{year}"/></imprint>'
+        "</monogr></biblStruct>"
+    )
+
+
+def test_unlinked_author_year_callouts_link_by_first_author_and_year() -> None:
+    entries = [
+        _entry("b0", "Hutson", 2018),
+        _entry("b1", "Hutson", 2018),
+        _entry("b2", "O'Mara-Eves", 2015),
+        _entry("b3", "Rehurek", 2010),
+        _entry("b4", "Smith", 2000),
+    ]
+    doc = parse_tei(_AUTHOR_YEAR.format("".join(entries)).encode())
+    links = [(c.surface, c.ref_ids) for c in doc.paragraphs[0].callouts]
+    assert links == [
+        ("(Hutson, 2018b;", ("b1",)),  # the second Hutson 2018 in list order
+        ("Mara-Eves et al., 2015)", ("b2",)),  # GROBID cut the name; a part still matches
+        ("Řehůřek (2010)", ("b3",)),
+        ("(Smith, 1999)", ()),  # wrong year: no link
+        ("(Hutson, 2018)", ()),  # two candidates and no letter: ambiguous, no link
+    ]

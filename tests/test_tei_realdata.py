@@ -58,7 +58,7 @@ def test_numeric_callouts_grobid_left_unlinked_are_recovered() -> None:
     assert ranges and all(c.ref_ids == ("b11", "b12", "b13") for c in ranges)
 
 
-def _benchmark():  # noqa: ANN202 - a module object
+def _benchmark():
     spec = importlib.util.spec_from_file_location(
         "tei_vs_jats", REPO / "benchmarks" / "tei_vs_jats.py"
     )

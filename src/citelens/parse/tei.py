@@ -7,6 +7,7 @@ a target, optional `<s>` sentence markup, figure captions, and biblStruct refere
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ def parse_tei(data: bytes) -> Document:
     bibliography = _bibliography(tei, text) if text is not None else []
     paragraphs = _paragraphs(tei, header, text, {entry.ref_id for entry in bibliography})
     _link_numeric_callouts(paragraphs, bibliography)
+    _link_author_year_callouts(paragraphs, bibliography)
     meta = _header_meta(tei, header) if header is not None else WorkMeta()
     return Document(
         meta=meta, paragraphs=paragraphs, bibliography=bibliography, source_format="tei"
@@ -506,3 +508,56 @@ def _link_numeric_callouts(paragraphs: list[Paragraph], bibliography: list[BibEn
                 continue
             ref_ids = tuple(dict.fromkeys(bibliography[o].ref_id for o in orders))
             paragraph.callouts[i] = Callout(callout.start, callout.end, callout.surface, ref_ids)
+
+
+# --- author-year callouts GROBID left unlinked -----------------------------------------------
+
+_CALLOUT_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)((?:[a-z](?:\s*,\s*(?=[a-z]\b))?)*)")
+_LETTERS = re.compile(r"[^a-z]+")
+
+
+def _name_key(s: str) -> str:
+    """Lower-case ASCII letters only: "O'Mara-Eves" -> "omaraeves", "Řehůřek" -> "rehurek"."""
+    ascii_only = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode()
+    return _LETTERS.sub("", ascii_only.lower())
+
+
+def _link_author_year_callouts(paragraphs: list[Paragraph], bibliography: list[BibEntry]) -> None:
+    """Give unlinked "(Smith et al., 2003)" callouts the entry whose first author and year match.
+
+    A callout names an entry when the entry's year is printed in it and the first author's
+    family name is too (or a name part of at least four letters in it, which survives GROBID
+    cutting "O'Mara-Eves" to "Mara-Eves"). Several entries with the same name and year are told
+    apart by the printed letter (2018a, 2018b) in list order; otherwise they stay unlinked.
+    """
+    by_year: dict[int, list[BibEntry]] = {}
+    for entry in bibliography:
+        if entry.year is not None and entry.authors:
+            by_year.setdefault(entry.year, []).append(entry)
+    if not by_year:
+        return
+    for paragraph in paragraphs:
+        for i, callout in enumerate(paragraph.callouts):
+            if callout.ref_ids:
+                continue
+            surface_key = _name_key(callout.surface)
+            tokens = [t for t in map(_name_key, re.split(r"[\s,;()]+", callout.surface)) if t]
+            ref_ids: list[str] = []
+            for match in _CALLOUT_YEAR.finditer(callout.surface):
+                year = int(match.group(1))
+                letters = re.findall(r"[a-z]", match.group(2))
+                named = [
+                    e
+                    for e in by_year.get(year, [])
+                    if (family := _name_key(e.authors[0].family))
+                    and (family in surface_key or any(len(t) >= 4 and t in family for t in tokens))
+                ]
+                if len(named) == 1 and len(letters) <= 1:
+                    ref_ids.append(named[0].ref_id)
+                elif len(named) > 1 and letters:
+                    picks = [ord(letter) - ord("a") for letter in letters]
+                    if all(p < len(named) for p in picks):
+                        ref_ids.extend(named[p].ref_id for p in picks)
+            if ref_ids:
+                ids = tuple(dict.fromkeys(ref_ids))
+                paragraph.callouts[i] = Callout(callout.start, callout.end, callout.surface, ids)
