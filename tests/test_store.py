@@ -119,10 +119,12 @@ def rows(store: SqliteStore, sql: str, *params: object) -> list[tuple]:
 
 
 def test_save_and_read_back(store: SqliteStore) -> None:
-    doc, sts = article("10.1/a", [ref("bib1", doi="10.1/x"), ref("bib2", title="Other thing")])
+    doc, sts = article(
+        "10.5555/a", [ref("bib1", doi="10.5555/x"), ref("bib2", title="Other thing")]
+    )
     saved = save(store, doc, sts)
     assert (saved.statements, saved.references, saved.replaced) == (4, 2, False)
-    assert saved.key == "doi:10.1/a"
+    assert saved.key == "doi:10.5555/a"
     stats = store.stats()
     assert stats["articles"] == 1
     assert stats["works"] == 3  # the article and two cited works
@@ -133,9 +135,9 @@ def test_save_and_read_back(store: SqliteStore) -> None:
     exported = list(store.export_statements())
     assert len(exported) == 4
     first = exported[0]
-    assert first["citing_doi"] == "10.1/a"
-    assert first["cited_doi"] == "10.1/x"
-    assert first["cited_key"] == "doi:10.1/x"
+    assert first["citing_doi"] == "10.5555/a"
+    assert first["cited_doi"] == "10.5555/x"
+    assert first["cited_key"] == "doi:10.5555/x"
     assert first["match_method"] == "doi"
     assert first["section_type"] == "introduction"
     start, end = first["callouts"][0]
@@ -144,38 +146,38 @@ def test_save_and_read_back(store: SqliteStore) -> None:
     assert {e["cited_doi"] for e in no_doi} == {None}
     assert {e["match_method"] for e in no_doi} == {"identity"}
     assert no_doi[0]["cited_key"].startswith("t:")
-    work = store.work_by_doi("https://doi.org/10.1/A")
+    work = store.work_by_doi("https://doi.org/10.5555/A")
     assert (
         work is not None and work["has_full_text"] == 1 and work["authors"][0]["family"] == "Smith"
     )
-    assert store.work_by_doi("10.1/nothing") is None
+    assert store.work_by_doi("10.5555/nothing") is None
     denorm = rows(store, "SELECT DISTINCT citing_year, citing_type, citing_journal FROM statements")
     assert denorm == [(2016, "research-article", "eLife")]
 
 
 def test_reingest_replaces_and_never_duplicates(store: SqliteStore) -> None:
-    refs = [ref("bib1", doi="10.1/x"), ref("bib2", title="No doi here")]
-    doc, sts = article("10.1/a", refs)
+    refs = [ref("bib1", doi="10.5555/x"), ref("bib2", title="No doi here")]
+    doc, sts = article("10.5555/a", refs)
     first = save(store, doc, sts)
     before = store.stats()
     again = save(store, doc, sts)
     assert again.replaced and again.work_id == first.work_id
     assert store.stats() == before
     # A new version with one reference fewer drops the orphaned stub work too.
-    doc2, sts2 = article("10.1/a", refs[:1])
+    doc2, sts2 = article("10.5555/a", refs[:1])
     save(store, doc2, sts2)
     after = store.stats()
     assert (after["references"], after["statements"], after["works"]) == (1, 2, 2)
 
 
 def test_stub_becomes_the_full_text_work(store: SqliteStore) -> None:
-    doc_a, sts_a = article("10.1/a", [ref("bib1", doi="10.1/b")])
+    doc_a, sts_a = article("10.5555/a", [ref("bib1", doi="10.5555/b")])
     saved_a = save(store, doc_a, sts_a)
-    stub_id = store.work_by_doi("10.1/b")["id"]
-    doc_b, sts_b = article("10.1/b", [ref("bib1", doi="10.1/z")], title="Cited article")
+    stub_id = store.work_by_doi("10.5555/b")["id"]
+    doc_b, sts_b = article("10.5555/b", [ref("bib1", doi="10.5555/z")], title="Cited article")
     saved_b = save(store, doc_b, sts_b, "b.xml")
     assert saved_b.work_id == stub_id and not saved_b.replaced
-    assert store.work_by_doi("10.1/b")["title"] == "Cited article"
+    assert store.work_by_doi("10.5555/b")["title"] == "Cited article"
     assert rows(
         store,
         "SELECT DISTINCT cited_work_id FROM statements WHERE citing_work_id = ?",
@@ -184,16 +186,16 @@ def test_stub_becomes_the_full_text_work(store: SqliteStore) -> None:
 
 
 def test_pmid_links_and_pmid_stub_merges_into_article(store: SqliteStore) -> None:
-    doc_a, sts_a = article("10.1/a", [ref("bib1", pmid="123")])
+    doc_a, sts_a = article("10.5555/a", [ref("bib1", pmid="123")])
     save(store, doc_a, sts_a)
     assert rows(store, "SELECT key FROM works WHERE has_full_text = 0") == [("pmid:123",)]
-    doc_b, sts_b = article("10.1/b", [], pmid="123", sentences=0)
+    doc_b, sts_b = article("10.5555/b", [], pmid="123", sentences=0)
     saved_b = save(store, doc_b, sts_b, "b.xml")
     assert rows(store, "SELECT DISTINCT cited_work_id FROM refs WHERE match_method = 'pmid'") == [
         (saved_b.work_id,)
     ]
     assert store.stats()["works"] == 2
-    doc_c, sts_c = article("10.1/c", [ref("bib1", pmid="123")])
+    doc_c, sts_c = article("10.5555/c", [ref("bib1", pmid="123")])
     save(store, doc_c, sts_c, "c.xml")
     assert rows(store, "SELECT count(DISTINCT cited_work_id) FROM refs") == [(1,)]
 
@@ -206,7 +208,7 @@ def test_self_citation_by_orcid_and_by_name(store: SqliteStore) -> None:
         ref("bib4", authors=[Author("Jonas", "K")]),
     ]
     doc, sts = article(
-        "10.1/a", refs, authors=[SMITH, Author("Jonés", "Karl", "0000-0002-1825-0097")]
+        "10.5555/a", refs, authors=[SMITH, Author("Jonés", "Karl", "0000-0002-1825-0097")]
     )
     save(store, doc, sts)
     flags = dict(rows(store, "SELECT ref_id, max(self_citation) FROM statements GROUP BY ref_id"))
@@ -215,10 +217,10 @@ def test_self_citation_by_orcid_and_by_name(store: SqliteStore) -> None:
 
 def test_doi_less_reference_has_one_identity_across_citing_papers(store: SqliteStore) -> None:
     shared = {"title": "The Shared Book: a study", "year": 2001, "authors": [Author("Doe", "J")]}
-    save(store, *article("10.1/a", [ref("bib1", **shared)]))
+    save(store, *article("10.5555/a", [ref("bib1", **shared)]))
     # Printed differently (case, punctuation) by the second paper: still the same work.
     other = {**shared, "title": "The shared book - A study"}
-    save(store, *article("10.1/b", [ref("bib7", **other)]), "b.xml")
+    save(store, *article("10.5555/b", [ref("bib7", **other)]), "b.xml")
     cited = rows(store, "SELECT DISTINCT cited_work_id, match_method FROM refs")
     assert len(cited) == 1 and cited[0][1] == "identity"
     keys = rows(store, "SELECT key FROM works WHERE id = ?", cited[0][0])
@@ -246,13 +248,13 @@ def test_fuzzy_resolution_links_doi_less_reference_to_indexed_article(store: Sql
         year=2014,
         authors=[Author("Lee", "M")],
     )
-    save(store, *article("10.1/a", [doi_less, unrelated], authors=[Author("Kim", "S")]))
+    save(store, *article("10.5555/a", [doi_less, unrelated], authors=[Author("Kim", "S")]))
     before = rows(store, "SELECT self_citation FROM statements WHERE ref_id = 'bib1'")
     assert before == [(0,), (0,)]
     # The cited article is indexed later, with a DOI and its full author list (Kim is second).
     doc_b, sts_b = article(
-        "10.1/b",
-        [ref("bib1", doi="10.1/q")],
+        "10.5555/b",
+        [ref("bib1", doi="10.5555/q")],
         title=target_title,
         year=2015,
         authors=[Author("Lee", "Min"), Author("Kim", "Soo")],
@@ -280,8 +282,8 @@ def test_fuzzy_resolution_links_doi_less_reference_to_indexed_article(store: Sql
 
 
 def test_fts_finds_statement_and_forgets_replaced_ones(store: SqliteStore) -> None:
-    refs = [ref("bib1", doi="10.1/x")]
-    save(store, *article("10.1/a", refs, words="Hippocampal replay was observed"))
+    refs = [ref("bib1", doi="10.5555/x")]
+    save(store, *article("10.5555/a", refs, words="Hippocampal replay was observed"))
     query = (
         "SELECT s.id, s.text FROM statements_fts JOIN statements s "
         "ON s.id = statements_fts.rowid WHERE statements_fts MATCH ?"
@@ -289,7 +291,7 @@ def test_fts_finds_statement_and_forgets_replaced_ones(store: SqliteStore) -> No
     found = rows(store, query, "hippocampal")
     assert len(found) == 2 and all("Hippocampal" in text for _, text in found)
     assert len(rows(store, query, "observe")) == 2  # porter stemming
-    save(store, *article("10.1/a", refs, words="Cortical oscillations were absent"))
+    save(store, *article("10.5555/a", refs, words="Cortical oscillations were absent"))
     assert rows(store, query, "hippocampal") == []
     assert len(rows(store, query, "cortical")) == 2
     # The external-content index agrees with its table row for row.
@@ -297,7 +299,7 @@ def test_fts_finds_statement_and_forgets_replaced_ones(store: SqliteStore) -> No
 
 
 def test_reader_sees_old_state_during_open_write(store: SqliteStore, tmp_path: Path) -> None:
-    save(store, *article("10.1/a", [ref("bib1", doi="10.1/x")]))
+    save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")]))
     writer = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO works (key, title) VALUES ('t:new', 'New')")
@@ -316,16 +318,18 @@ def test_v1_database_opens_and_migrates(tmp_path: Path) -> None:
     raw = sqlite3.connect(path)
     raw.executescript(MIGRATIONS[0][1])
     raw.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    raw.execute("INSERT INTO works (key, doi, title) VALUES ('doi:10.1/old', '10.1/old', 'Old')")
+    raw.execute(
+        "INSERT INTO works (key, doi, title) VALUES ('doi:10.5555/old', '10.5555/old', 'Old')"
+    )
     raw.commit()
     raw.close()
     with SqliteStore(path) as store:
         assert store.schema_version() == 1
-        assert store.work_by_doi("10.1/old")["title"] == "Old"
+        assert store.work_by_doi("10.5555/old")["title"] == "Old"
     v2 = [*MIGRATIONS, (2, "ALTER TABLE works ADD COLUMN language TEXT;")]
     with SqliteStore(path, migrations=v2) as store:
         assert store.schema_version() == 2
-        assert store.work_by_doi("10.1/old")["language"] is None
+        assert store.work_by_doi("10.5555/old")["language"] is None
     with pytest.raises(StoreError, match="newer than this citelens"):
         SqliteStore(path)
 
@@ -342,13 +346,13 @@ def test_failed_migration_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_bad_input_raises_and_saves_nothing(store: SqliteStore, tmp_path: Path) -> None:
-    doc, sts = article("10.1/a", [ref("bib1")])
+    doc, sts = article("10.5555/a", [ref("bib1")])
     sts[0].ref_id = "bib9"
     with pytest.raises(StoreError, match="'bib9', which is not in the reference list"):
         save(store, doc, sts)
     twice = [ref("bib1"), ref("bib1")]
     with pytest.raises(StoreError, match="'bib1' appears twice"):
-        save(store, *article("10.1/a", twice))
+        save(store, *article("10.5555/a", twice))
     assert store.stats()["works"] == 0
     not_db = tmp_path / "notes.txt"
     not_db.write_text("this is not a database at all, " * 100)
@@ -359,7 +363,7 @@ def test_bad_input_raises_and_saves_nothing(store: SqliteStore, tmp_path: Path) 
 
 
 def test_labels_round_trip(store: SqliteStore) -> None:
-    save(store, *article("10.1/a", [ref("bib1", doi="10.1/x")]))
+    save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")]))
     items = list(store.iter_statements_for_classify())
     assert len(items) == 2
     sid, text, before, _after, spans = items[0]
@@ -417,8 +421,8 @@ KILLED_INGEST = textwrap.dedent(
 
     store = SqliteStore({db!r})
     store._conn.execute("PRAGMA cache_size = 20")  # spill uncommitted pages into the WAL
-    refs = [ref(f"bib{{i}}", doi=f"10.1/r{{i}}") for i in range(400)]
-    doc, sts = article("10.1/a", refs, sentences=60, words="Replacement statement text")
+    refs = [ref(f"bib{{i}}", doi=f"10.5555/r{{i}}") for i in range(400)]
+    doc, sts = article("10.5555/a", refs, sentences=60, words="Replacement statement text")
     calls = 0
 
     def stall() -> int:
@@ -441,7 +445,9 @@ def test_killed_ingest_leaves_article_as_before(tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     marker = tmp_path / "in-transaction"
     with SqliteStore(db) as store:
-        save(store, *article("10.1/a", [ref("bib1", doi="10.1/x")], words="Original statement"))
+        save(
+            store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")], words="Original statement")
+        )
         before = store.stats()
     wal = Path(f"{db}-wal")
     wal_before = wal.stat().st_size if wal.exists() else 0

@@ -11,10 +11,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from citelens.identifiers import normalise_doi, normalise_orcid, normalise_pmcid, normalise_pmid
 from citelens.model import Author
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -38,14 +38,6 @@ def first_family(authors: Sequence[Author]) -> str:
     return family_key(authors[0].family) if authors else ""
 
 
-def clean_doi(doi: str | None) -> str | None:
-    """The stored form of a DOI that parsers already normalised; guards against stray prefixes."""
-    if not doi:
-        return None
-    value = _DOI_PREFIX.sub("", doi.strip()).lower()
-    return value or None
-
-
 def title_key(title: str | None, year: int | None, authors: Sequence[Author]) -> str | None:
     """Key "t:<hash>" of the normalised title, year and first author; None without a title."""
     norm = normalise_title(title)
@@ -65,13 +57,13 @@ def work_key(
     authors: Sequence[Author],
 ) -> str | None:
     """The strongest identity a work has: doi > pmid > pmcid > title hash; None if none."""
-    doi = clean_doi(doi)
+    doi, pmid, pmcid = normalise_doi(doi), normalise_pmid(pmid), normalise_pmcid(pmcid)
     if doi:
         return f"doi:{doi}"
     if pmid:
-        return f"pmid:{pmid.strip()}"
+        return f"pmid:{pmid}"
     if pmcid:
-        return f"pmcid:{pmcid.strip().upper()}"
+        return f"pmcid:{pmcid}"
     return title_key(title, year, authors)
 
 
@@ -85,8 +77,9 @@ def author_marks(authors: Iterable[Author]) -> tuple[set[str], set[str]]:
     orcids: set[str] = set()
     names: set[str] = set()
     for author in authors:
-        if author.orcid:
-            orcids.add(author.orcid.strip().rsplit("/", 1)[-1].upper())
+        orcid = normalise_orcid(author.orcid)
+        if orcid:
+            orcids.add(orcid)
         family = family_key(author.family)
         initial = fold(author.given)[:1]
         # Without an initial a bare family name ("Wang") would tie too many strangers together.

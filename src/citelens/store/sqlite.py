@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from citelens.errors import StoreError
+from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
 from citelens.identity import (
-    clean_doi,
     first_family,
     normalise_title,
     raw_key,
@@ -87,6 +87,8 @@ class _RefPlan:
 
     entry: BibEntry
     doi: str | None
+    pmid: str | None
+    pmcid: str | None
     title: str | None
     cited_work_id: int = 0
     match_method: str = "identity"
@@ -207,12 +209,12 @@ class SqliteStore:
         source_sha256: str,
     ) -> SavedArticle:
         meta = doc.meta
-        doi = clean_doi(meta.doi)
+        ids = (normalise_doi(meta.doi), normalise_pmid(meta.pmid), normalise_pmcid(meta.pmcid))
         key = (
             work_key(
-                doi=doi,
-                pmid=meta.pmid,
-                pmcid=meta.pmcid,
+                doi=ids[0],
+                pmid=ids[1],
+                pmcid=ids[2],
                 title=meta.title,
                 year=meta.year,
                 authors=meta.authors,
@@ -223,7 +225,7 @@ class SqliteStore:
         try:
             with self._write() as conn:
                 work_id, replaced, old_cited = self._upsert_citing_work(
-                    conn, key, doi, doc, source_path, source_sha256
+                    conn, key, ids, doc, source_path, source_sha256
                 )
                 self._link_refs(conn, plans)
                 ref_rows = self._insert_refs(conn, work_id, plans)
@@ -241,7 +243,13 @@ class SqliteStore:
         for entry in doc.bibliography:
             if entry.ref_id in plans:
                 raise StoreError(f"{source_path}: reference id {entry.ref_id!r} appears twice")
-            plans[entry.ref_id] = _RefPlan(entry, clean_doi(entry.doi), _ref_title(entry))
+            plans[entry.ref_id] = _RefPlan(
+                entry,
+                normalise_doi(entry.doi),
+                normalise_pmid(entry.pmid),
+                normalise_pmcid(entry.pmcid),
+                _ref_title(entry),
+            )
         seen: set[tuple[int, int, str]] = set()
         for st in statements:
             if st.ref_id not in plans:
@@ -262,17 +270,18 @@ class SqliteStore:
         self,
         conn: sqlite3.Connection,
         key: str,
-        doi: str | None,
+        ids: tuple[str | None, str | None, str | None],
         doc: Document,
         source_path: str,
         source_sha256: str,
     ) -> tuple[int, bool, list[int]]:
         """The citing work's row id, whether it replaced full text, and its old cited works."""
         meta = doc.meta
+        doi, pmid, pmcid = ids
         rows = conn.execute(
             "SELECT id, key, doi, pmid, pmcid, has_full_text FROM works "
             "WHERE key = ? OR doi = ? OR pmid = ? OR pmcid = ?",
-            (key, doi, meta.pmid, meta.pmcid),
+            (key, doi, pmid, pmcid),
         ).fetchall()
 
         def rank(row: tuple[Any, ...]) -> int:
@@ -280,14 +289,14 @@ class SqliteStore:
                 return 0
             if doi and row[2] == doi:
                 return 1
-            return 2 if meta.pmid and row[3] == meta.pmid else 3
+            return 2 if pmid and row[3] == pmid else 3
 
         rows.sort(key=rank)
         values = (
             key,
             doi,
-            meta.pmid,
-            meta.pmcid,
+            pmid,
+            pmcid,
             meta.title,
             meta.year,
             meta.journal,
@@ -355,15 +364,15 @@ class SqliteStore:
         """Point every reference at a work: by DOI, PMID, PMCID, else at a stub of its own."""
         entries = list(plans.values())
         by_doi = self._lookup(conn, "doi", {p.doi for p in entries if p.doi})
-        by_pmid = self._lookup(conn, "pmid", {p.entry.pmid for p in entries if p.entry.pmid})
-        by_pmcid = self._lookup(conn, "pmcid", {p.entry.pmcid for p in entries if p.entry.pmcid})
+        by_pmid = self._lookup(conn, "pmid", {p.pmid for p in entries if p.pmid})
+        by_pmcid = self._lookup(conn, "pmcid", {p.pmcid for p in entries if p.pmcid})
         stubs: dict[str, list[_RefPlan]] = {}
         for plan in entries:
             entry = plan.entry
             for method, table, value in (
                 ("doi", by_doi, plan.doi),
-                ("pmid", by_pmid, entry.pmid),
-                ("pmcid", by_pmcid, entry.pmcid),
+                ("pmid", by_pmid, plan.pmid),
+                ("pmcid", by_pmcid, plan.pmcid),
             ):
                 if value and value in table:
                     work_id, authors = table[value]
@@ -373,8 +382,8 @@ class SqliteStore:
             else:
                 stub_key = work_key(
                     doi=plan.doi,
-                    pmid=entry.pmid,
-                    pmcid=entry.pmcid,
+                    pmid=plan.pmid,
+                    pmcid=plan.pmcid,
                     title=plan.title,
                     year=entry.year,
                     authors=entry.authors,
@@ -396,8 +405,8 @@ class SqliteStore:
                     (
                         stub_key,
                         group[0].doi,
-                        entry.pmid,
-                        entry.pmcid,
+                        group[0].pmid,
+                        group[0].pmcid,
                         group[0].title,
                         entry.year,
                         None if group[0].title == entry.source else entry.source,
@@ -432,8 +441,8 @@ class SqliteStore:
                     p.entry.volume,
                     p.entry.pages,
                     p.doi,
-                    p.entry.pmid,
-                    p.entry.pmcid,
+                    p.pmid,
+                    p.pmcid,
                     p.cited_work_id,
                     p.match_method,
                 )
@@ -617,7 +626,7 @@ class SqliteStore:
                 yield item
 
     def work_by_doi(self, doi: str) -> dict[str, Any] | None:
-        cursor = self._conn.execute("SELECT * FROM works WHERE doi = ?", (clean_doi(doi),))
+        cursor = self._conn.execute("SELECT * FROM works WHERE doi = ?", (normalise_doi(doi),))
         row = cursor.fetchone()
         if row is None:
             return None
