@@ -156,6 +156,10 @@ def test_unlinked_numeric_callouts_follow_the_learned_number_shift() -> None:
         (b"<article><front/></article>", "not a GROBID TEI document"),
         (b"<TEI xmlns='http://www.tei-c.org/ns/1.0'/>", "neither <teiHeader> nor <text>"),
         (
+            b"<teiCorpus xmlns='http://www.tei-c.org/ns/1.0'><TEI><text/></TEI><TEI/></teiCorpus>",
+            "teiCorpus with 2 TEI documents",
+        ),
+        (
             b'<?xml version="1.0"?><!DOCTYPE TEI [<!ENTITY a "aaaa">]>'
             b"<TEI xmlns='http://www.tei-c.org/ns/1.0'><text>&a;</text></TEI>",
             "entities",
@@ -199,3 +203,12 @@ def test_unlinked_author_year_callouts_link_by_first_author_and_year() -> None:
         ("(Smith, 1999)", ()),  # wrong year: no link
         ("(Hutson, 2018)", ()),  # two candidates and no letter: ambiguous, no link
     ]
+
+
+def test_tei_corpus_of_one_document_is_that_document() -> None:
+    single = (FIXTURES / "segmented_0.8.tei.xml").read_bytes()
+    start = single.index(b"<TEI")
+    wrapped = b"<teiCorpus xmlns='http://www.tei-c.org/ns/1.0'>" + single[start:] + b"</teiCorpus>"
+    doc = parse_tei(wrapped)
+    assert doc.meta.doi == "10.1234/jt.2021.001"
+    assert len(doc.bibliography) == 4

@@ -42,6 +42,13 @@ _MAX_RANGE = 50
 def parse_tei(data: bytes) -> Document:
     """Parse GROBID TEI bytes into a Document; raise ParseError when they are not usable TEI."""
     root = load_xml(data)
+    if etree.QName(root).localname == "teiCorpus":
+        documents = [child for child in root if etree.QName(child).localname == "TEI"]
+        if len(documents) != 1:
+            raise ParseError(
+                f"a teiCorpus with {len(documents)} TEI documents: split it into one file each"
+            )
+        root = documents[0]
     ns = _namespace_of(root)
     if etree.QName(root).localname != "TEI" or ns not in (TEI_NS, ""):
         raise ParseError(
