@@ -13,11 +13,11 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from citelens.errors import NotFound, QueryError
-from citelens.identity import clean_doi
+from citelens.identifiers import normalise_doi
 from citelens.model import Label, SectionType
 
 MAX_PAGE_SIZE = 100
@@ -428,9 +428,9 @@ def author_names(authors_json: str | None) -> tuple[str, ...]:
 
 
 def _work_row(conn: sqlite3.Connection, doi: str) -> sqlite3.Row | tuple[Any, ...]:
-    norm = clean_doi(doi)
+    norm = normalise_doi(doi)
     if not norm:
-        raise NotFound("no DOI given: give one such as 10.7554/eLife.00013")
+        raise NotFound(f"{doi!r} is not a DOI: give one such as 10.7554/eLife.00013")
     row = conn.execute(
         "SELECT id, doi, title, year, journal, publication_type, authors, has_full_text, notices"
         " FROM works WHERE doi = ?",
@@ -529,27 +529,33 @@ def _work_meta(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def _paper_rows(conn: sqlite3.Connection, work_id: int) -> list[FacetRow]:
+    return _facet_rows(
+        conn, conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work_id,))
+    )
+
+
+def _report_of(
+    conn: sqlite3.Connection, work: Sequence[Any], rows: Sequence[FacetRow]
+) -> dict[str, Any]:
+    _, facets = filter_and_facet(rows, StatementFilters())
+    report = {**_work_meta(work), **_tallies(rows)}
+    report["has_full_text"] = bool(work[7])
+    report["references"] = (
+        conn.execute("SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)).fetchone()[0]
+        if work[7]
+        else None
+    )
+    report["facets"] = facets
+    report["summary"] = summarise(report)
+    return report
+
+
 def build_report(store: Source, doi: str) -> dict[str, Any]:
     """The report of one cited paper: its metadata, tallies, tallies per section and facets."""
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        rows = _facet_rows(
-            conn,
-            conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],)),
-        )
-        _, facets = filter_and_facet(rows, StatementFilters())
-        report = {**_work_meta(work), **_tallies(rows)}
-        report["has_full_text"] = bool(work[7])
-        report["references"] = (
-            conn.execute(
-                "SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)
-            ).fetchone()[0]
-            if work[7]
-            else None
-        )
-        report["facets"] = facets
-        report["summary"] = summarise(report)
-        return report
+        return _report_of(conn, work, _paper_rows(conn, work[0]))
 
 
 def _check_page(page: int, page_size: int) -> None:
@@ -594,6 +600,42 @@ def _page_of(
     }
 
 
+def _statements_of(
+    conn: sqlite3.Connection,
+    work: Sequence[Any],
+    rows: Sequence[FacetRow],
+    f: StatementFilters,
+    sort: str,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    scores: dict[int, float] | None = None
+    fts_query = None
+    if f.q is not None:
+        # The search ranks within the paper's statements: the FTS matches are joined to them.
+        fts_query, hits = _run_fts(
+            conn,
+            f.q,
+            f"SELECT s.id, {_BM25} FROM statements_fts JOIN statements s"
+            " ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? AND s.cited_work_id = ?",
+            (work[0],),
+        )
+        scores = {h[0]: h[1] for h in hits}
+        rows = [r for r in rows if r.id in scores]
+    result = _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
+    result["doi"] = work[1]
+    return result
+
+
+def _checked_request(
+    filters: StatementFilters | Mapping[str, Any] | None, sort: str, page: int, page_size: int
+) -> StatementFilters:
+    _check_page(page, page_size)
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    return _as_filters(filters)
+
+
 def list_statements(
     store: Source,
     doi: str,
@@ -603,35 +645,29 @@ def list_statements(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> dict[str, Any]:
     """One page of the statements about a paper: {total, page, items, facets, ...}."""
-    _check_page(page, page_size)
-    f = _as_filters(filters)
-    if sort not in SORTS:
-        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    f = _checked_request(filters, sort, page, page_size)
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        scores: dict[int, float] | None = None
-        fts_query = None
-        if f.q is not None and f.q.strip():
-            fts_query, hits = _run_fts(
-                conn,
-                f.q,
-                f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
-                f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
-                f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
-                f" ON s.id = statements_fts.rowid"
-                f" WHERE statements_fts MATCH ? AND s.cited_work_id = ? ORDER BY s.id",
-                (work[0],),
-            )
-            scores = {h[0]: h[12] for h in hits}
-            raw: Iterable[tuple[Any, ...]] = hits
-        elif f.q is not None:
-            raise QueryError("the search is empty: type one or more words")
-        else:
-            raw = conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work[0],))
-        rows = _facet_rows(conn, raw)
-        result = _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
-        result["doi"] = work[1]
-        return result
+        return _statements_of(conn, work, _paper_rows(conn, work[0]), f, sort, page, page_size)
+
+
+def report_page(
+    store: Source,
+    doi: str,
+    filters: StatementFilters | Mapping[str, Any] | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> dict[str, Any]:
+    """The report and one page of its statements from a single read: what the web page shows."""
+    f = _checked_request(filters, sort, page, page_size)
+    with _reading(store) as conn:
+        work = _work_row(conn, doi)
+        rows = _paper_rows(conn, work[0])
+        return {
+            "report": _report_of(conn, work, rows),
+            "statements": _statements_of(conn, work, rows, f, sort, page, page_size),
+        }
 
 
 def search_statements(
@@ -643,12 +679,7 @@ def search_statements(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> dict[str, Any]:
     """Statements across the whole index that match a full-text search, with the same facets."""
-    _check_page(page, page_size)
-    base = _as_filters(filters)
-    f = StatementFilters(**{**{x.name: getattr(base, x.name) for x in fields(base)}, "q": q})
-    f.checked()
-    if sort not in SORTS:
-        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    f = replace(_checked_request(filters, sort, page, page_size), q=q).checked()
     with _reading(store) as conn:
         fts_query, hits = _run_fts(
             conn,
@@ -669,8 +700,9 @@ _ITEM_SQL = (
     " s.callouts, s.other_callouts, s.label, s.confidence, s.model_version, s.self_citation,"
     " s.paragraph, s.sentence,"
     " w.doi, w.title, w.year, w.journal, w.publication_type, w.authors,"
-    " cw.doi, cw.title, cw.year"
+    " cw.doi, cw.title, cw.year, w.key, cw.key, r.match_method"
     " FROM statements s JOIN works w ON w.id = s.citing_work_id"
+    " LEFT JOIN refs r ON r.id = s.ref_row_id"
     " LEFT JOIN works cw ON cw.id = s.cited_work_id WHERE s.id IN ({marks})"
 )
 
@@ -707,6 +739,14 @@ def _item(row: Sequence[Any], marked: Sequence[str] | None) -> dict[str, Any]:
             if plain == (original or ""):
                 highlights[name] = spans
     return {
+        # The export's fields first (store.export_statements), then the citing paper's record.
+        "statement_id": row[0],
+        "citing_doi": row[15],
+        "citing_key": row[24],
+        "cited_doi": row[21],
+        "cited_key": row[25],
+        "cited_title": row[22],
+        "match_method": row[26],
         "id": row[0],
         "ref_id": row[1],
         "section_title": row[2],
@@ -801,9 +841,9 @@ def find_works(store: Source, query: str, limit: int = 20) -> list[dict[str, Any
         raise QueryError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     with _reading(store) as conn:
         cols = "id, doi, title, year, journal, publication_type, authors, has_full_text, notices"
-        doi = clean_doi(text)
+        doi = normalise_doi(text)
         candidates: list[Sequence[Any]] = []
-        if doi and doi.startswith("10.") and "/" in doi:
+        if doi:
             candidates = conn.execute(f"SELECT {cols} FROM works WHERE doi = ?", (doi,)).fetchall()
         if not candidates:
             words = _WORD.findall(text)
