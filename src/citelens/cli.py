@@ -103,9 +103,7 @@ def print_summary(summary: Any, out: IO[str]) -> None:
     if summary.resolve is not None:
         share = summary.resolved_share
         shown = "n/a" if share is None else f"{share:.1%}"
-        lines.append(
-            f"resolved: {shown} of {summary.resolve.references} references in the index"
-        )
+        lines.append(f"resolved: {shown} of {summary.resolve.references} references in the index")
     lines.append(f"failures: {len(summary.failures)}")
     lines.extend(f"{failure.path}: {failure.reason}" for failure in summary.failures)
     out.write("\n".join(lines) + "\n")
