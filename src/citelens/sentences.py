@@ -37,7 +37,7 @@ SOFT_ABBREVIATIONS = frozenset(
 
 _TERMINATOR = re.compile(r"[.!?]+[" + MASK + r"\"'”’)\]]*[\s" + MASK + r"]+")
 _WORD_BEFORE = re.compile(r"([\w.\-]+)[" + MASK + r"]*$")
-_OPENERS = "\"'“‘([" + MASK
+_OPENERS = "\"'“‘(["
 _PARENS = re.compile(r"[()\[\]]")
 
 
@@ -164,3 +164,29 @@ def _is_abbreviation(masked: str, stop: int, following: str) -> bool:
     # Dotted letter groups such as "U.S" or "i.e"; a number such as "0.05" is not one.
     parts = [part for part in word.split(".") if part]
     return "." in word and all(part.isalpha() and len(part) <= 2 for part in parts)
+
+
+_CLUSTER_GAP = re.compile(r"[\s,;–—\-\[\]()]*|\s*(?:and|&)\s*")
+
+
+def protect_callouts(text: str, callouts: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans to protect when splitting: runs of callouts with the brackets around them.
+
+    "[3]–[5], [9]" or "(Smith, 2001; Jones, 2002)" is one run: its commas, dashes and the
+    enclosing brackets must not be read as text, so a full stop before it stays a full stop.
+    """
+    spans = sorted((s, e) for s, e in callouts if e > s)
+    runs: list[list[int]] = []
+    for start, end in spans:
+        if runs and (start <= runs[-1][1] or _CLUSTER_GAP.fullmatch(text, runs[-1][1], start)):
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    protected: list[tuple[int, int]] = []
+    for start, end in runs:
+        if start > 0 and text[start - 1] in "[(":
+            start -= 1
+        if end < len(text) and text[end] in "])":
+            end += 1
+        protected.append((start, end))
+    return protected

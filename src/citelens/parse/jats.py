@@ -1,0 +1,651 @@
+"""JATS article XML (PMC, eLife, PLOS, BMC, JOSE ...) -> a Document.
+
+Reads the article's metadata, its paragraphs (body, captions, table rows that cite, footnotes,
+abstract, appendices) with every bibliographic callout as an offset span, and its reference
+list. Whitespace is collapsed while the text is built, so callout offsets are exact.
+"""
+
+from __future__ import annotations
+
+import html.entities
+import re
+from collections.abc import Iterable, Iterator
+
+from lxml import etree
+
+from citelens.errors import ParseError
+from citelens.identifiers import (
+    find_dois,
+    find_pmcids,
+    find_pmids,
+    normalise_doi,
+    normalise_orcid,
+    normalise_pmcid,
+    normalise_pmid,
+)
+from citelens.model import Author, BibEntry, Callout, Document, Paragraph, SectionType, WorkMeta
+from citelens.parse.xmlsafe import load_xml
+from citelens.sections import section_type_of_path
+
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+CITATION_TAGS = frozenset({"element-citation", "mixed-citation", "nlm-citation", "citation"})
+# Elements that sit inside a <p> in the XML but are separate blocks on the page: their text
+# must not run into the paragraph's sentences.
+DEFERRED_IN_P = frozenset(
+    {
+        "fig",
+        "fig-group",
+        "table-wrap",
+        "table-wrap-group",
+        "boxed-text",
+        "fn",
+        "supplementary-material",
+        "media",
+        "graphic",
+        "chem-struct-wrap",
+        "code",
+        "preformat",
+        "array",
+    }
+)
+# Inline children whose content is a separate line of text: put a space around them.
+SPACED_IN_P = frozenset({"list", "list-item", "p", "def-list", "def-item", "term", "def"})
+SKIPPED = frozenset({"ref-list", "object-id", "alt-text", "long-desc", "tex-math", "label"})
+PUBLICATION_DATE_TYPES = ("epub", "ppub", "collection", "pub", "epub-ppub", "ecorrected")
+NOTICE_TYPES = frozenset(
+    {
+        "retracted-article",
+        "retraction-forward",
+        "corrected-article",
+        "correction-forward",
+        "expression-of-concern",
+        "object-of-concern",
+        "concern-forward",
+        "update",
+        "addendum",
+    }
+)
+# A range written as two callouts: only a dash (and the brackets around each number) between.
+RANGE_GAP = re.compile(r"\s*[\])]?\s*[-–—]\s*[\[(]?\s*")
+RANGE_IN_ONE = re.compile(r"[\[(]?\s*(\d+)\s*[-–—]\s*(\d+)\s*[\])]?")
+LABEL_NUMBER = re.compile(r"\W*(\d+)\W*")
+NUMBER_CALLOUT = re.compile(r"[\[(]?\s*\d+\s*[\])]?")
+YEAR = re.compile(r"(1[5-9]\d\d|20\d\d|21\d\d)")
+# A range of this many references or more is a typo or a page range, not a citation of each.
+MAX_RANGE = 20
+
+SectionPath = tuple[tuple[str | None, str | None], ...]
+
+
+def parse_jats(data: bytes) -> Document:
+    """Parse one JATS article; raise ParseError when the bytes are not a usable article."""
+    root = load_xml(data)
+    article = _article_element(root)
+    bibliography, ids_of_ref = _bibliography(article)
+    builder = _DocumentBuilder(bibliography, ids_of_ref)
+    front = article.find("front")
+    meta = _metadata(front) if front is not None else WorkMeta()
+    meta.publication_type = article.get("article-type") or meta.publication_type
+    article_meta = front.find("article-meta") if front is not None else None
+    if article_meta is not None:
+        for abstract in article_meta.iter("abstract"):
+            title = _plain_text(abstract.find("title")) or "Abstract"
+            builder.blocks(abstract, ((title, "abstract"),), "abstract")
+    body = article.find("body")
+    if body is not None:
+        builder.blocks(body, (), "body")
+    back = article.find("back")
+    if back is not None:
+        builder.blocks(back, (), "body")
+    return Document(
+        meta=meta,
+        paragraphs=builder.paragraphs,
+        bibliography=bibliography,
+        source_format="jats",
+    )
+
+
+def _article_element(root: etree._Element) -> etree._Element:
+    tag = _local(root.tag)
+    if tag == "article":
+        return root
+    # PMC's OAI and bulk files wrap articles in <pmc-articleset>; take the first.
+    if tag in {"pmc-articleset", "articles", "OAI-PMH", "record", "metadata"}:
+        for element in root.iter():
+            if isinstance(element.tag, str) and _local(element.tag) == "article":
+                return element
+    raise ParseError(f"not a JATS article: the root element is <{tag}>, expected <article>")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if "}" in tag else tag
+
+
+# ---------------------------------------------------------------------------------- metadata
+
+
+def _metadata(front: etree._Element) -> WorkMeta:
+    meta = WorkMeta()
+    journal_meta = front.find("journal-meta")
+    if journal_meta is not None:
+        meta.journal = _plain_text(next(journal_meta.iter("journal-title"), None)) or None
+    article_meta = front.find("article-meta")
+    if article_meta is None:
+        return meta
+    for article_id in article_meta.findall("article-id"):
+        kind = (article_id.get("pub-id-type") or "").lower()
+        value = _plain_text(article_id)
+        if kind == "doi" and meta.doi is None:
+            meta.doi = normalise_doi(value)
+        elif kind == "pmid" and meta.pmid is None:
+            meta.pmid = normalise_pmid(value)
+        elif kind in {"pmc", "pmcid", "pmc-uid"} and meta.pmcid is None:
+            meta.pmcid = normalise_pmcid(value)
+    title_group = article_meta.find("title-group")
+    if title_group is not None:
+        meta.title = _plain_text(title_group.find("article-title")) or None
+    meta.year = _publication_year(article_meta)
+    meta.authors = _contributors(article_meta)
+    meta.notices = _notices(article_meta)
+    return meta
+
+
+def _publication_year(article_meta: etree._Element) -> int | None:
+    years: dict[str, int] = {}
+    fallback: int | None = None
+    for pub_date in article_meta.findall("pub-date"):
+        year = _year(_plain_text(pub_date.find("year")) or pub_date.get("iso-8601-date"))
+        if year is None:
+            continue
+        kind = pub_date.get("pub-type") or pub_date.get("date-type") or ""
+        if pub_date.get("publication-format") == "electronic" and not kind:
+            kind = "epub"
+        years.setdefault(kind, year)
+        fallback = fallback or year
+    for kind in PUBLICATION_DATE_TYPES:
+        if kind in years:
+            return years[kind]
+    return fallback
+
+
+def _contributors(article_meta: etree._Element) -> list[Author]:
+    authors: list[Author] = []
+    for group in article_meta.findall("contrib-group"):
+        for contrib in group.findall("contrib"):
+            if contrib.get("contrib-type", "author") != "author":
+                continue
+            orcid = None
+            for contrib_id in contrib.findall("contrib-id"):
+                if (contrib_id.get("contrib-id-type") or "").lower() == "orcid" or (
+                    "orcid.org" in _plain_text(contrib_id)
+                ):
+                    orcid = normalise_orcid(_plain_text(contrib_id))
+            if orcid is None:
+                for uri in contrib.findall("uri"):
+                    if "orcid" in (uri.get(XLINK_HREF) or "") + _plain_text(uri):
+                        orcid = normalise_orcid(uri.get(XLINK_HREF) or _plain_text(uri))
+            author = _person(contrib, orcid)
+            if author is not None:
+                authors.append(author)
+    return authors
+
+
+def _person(element: etree._Element, orcid: str | None = None) -> Author | None:
+    """An Author from a contrib or a reference's name / string-name / collab element."""
+    name = element if _local(element.tag) in {"name", "string-name"} else None
+    if name is None:
+        name = element.find("name")
+        if name is None:
+            name = element.find("string-name")
+    if name is not None:
+        family = _plain_text(name.find("surname"))
+        given = _plain_text(name.find("given-names"))
+        if not family and not given:
+            family = _plain_text(name)
+        if family or given:
+            return Author(family=family or given, given=given if family else "", orcid=orcid)
+    collab = element if _local(element.tag) == "collab" else element.find("collab")
+    if collab is not None and _plain_text(collab):
+        return Author(family=_plain_text(collab), orcid=orcid)
+    return None
+
+
+def _notices(article_meta: etree._Element) -> list[str]:
+    notices: list[str] = []
+    for related in article_meta.iter("related-article"):
+        kind = (related.get("related-article-type") or "").lower()
+        if kind in NOTICE_TYPES:
+            target = normalise_doi(related.get(XLINK_HREF)) or related.get(XLINK_HREF) or ""
+            notices.append(f"{kind} {target}".strip())
+    return notices
+
+
+# ------------------------------------------------------------------------------ bibliography
+
+
+def _bibliography(article: etree._Element) -> tuple[list[BibEntry], dict[str, tuple[str, ...]]]:
+    """Bib entries in list order, and for every ref/@id the entry ids it stands for.
+
+    A <ref> holding several citations becomes several entries ("b12", "b12-2", ...): a
+    callout to that ref cites them all.
+    """
+    entries: list[BibEntry] = []
+    ids_of_ref: dict[str, tuple[str, ...]] = {}
+    back = article.find("back")
+    if back is None:
+        return entries, ids_of_ref
+    refs = [ref for ref_list in back.iter("ref-list") for ref in ref_list.findall("ref")]
+    taken = {ref.get("id") for ref in refs if ref.get("id")}
+    for position, ref in enumerate(refs):
+        ref_id = ref.get("id")
+        if not ref_id:
+            ref_id = f"ref-{position}"
+            while ref_id in taken:
+                ref_id += "x"
+            taken.add(ref_id)
+        label = _plain_text(ref.find("label")) or None
+        citations = list(_citations(ref))
+        ids: list[str] = []
+        for k, (citation, alternatives) in enumerate(citations or [(ref, [])]):
+            entry_id = ref_id if k == 0 else f"{ref_id}-{k + 1}"
+            entry = _bib_entry(citation, alternatives, entry_id, len(entries), label)
+            entries.append(entry)
+            ids.append(entry_id)
+        if ref_id in ids_of_ref:
+            continue  # a duplicate id: the first ref with it keeps it, as links resolve
+        ids_of_ref[ref_id] = tuple(ids)
+    return entries, ids_of_ref
+
+
+def _citations(ref: etree._Element) -> Iterator[tuple[etree._Element, list[etree._Element]]]:
+    """Each citation of a ref, with the other renderings of it (citation-alternatives)."""
+    for child in ref:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag in CITATION_TAGS:
+            yield child, []
+        elif child.tag == "citation-alternatives":
+            renderings = [c for c in child if isinstance(c.tag, str) and c.tag in CITATION_TAGS]
+            if renderings:
+                yield renderings[0], renderings[1:]
+
+
+def _bib_entry(
+    citation: etree._Element,
+    alternatives: list[etree._Element],
+    ref_id: str,
+    order: int,
+    label: str | None,
+) -> BibEntry:
+    publication_type = citation.get("publication-type") or citation.get("citation-type")
+    authors = _reference_authors(citation)
+    title = (
+        _plain_text(citation.find("article-title"))
+        or _plain_text(citation.find("chapter-title"))
+        or _plain_text(citation.find("data-title"))
+        or _plain_text(citation.find("part-title"))
+    )
+    source = _plain_text(citation.find("source")) or None
+    if not title and publication_type not in {"journal", "article-journal", None}:
+        title = source or ""
+    year = _year(_plain_text(citation.find("year")))
+    if year is None:
+        date = citation.find("date")
+        year = _year(_plain_text(date)) if date is not None else None
+    pages = _pages(citation)
+    renderings = [citation, *alternatives]
+    doi, pmid, pmcid = _reference_identifiers(renderings)
+    raw = _raw_reference(citation)
+    if year is None and raw:
+        match = YEAR.search(raw)
+        year = int(match.group(1)) if match else None
+    return BibEntry(
+        ref_id=ref_id,
+        order=order,
+        label=label,
+        authors=authors,
+        title=title or None,
+        source=source,
+        year=year,
+        volume=_plain_text(citation.find("volume")) or None,
+        pages=pages,
+        doi=doi,
+        pmid=pmid,
+        pmcid=pmcid,
+        publication_type=publication_type,
+        raw=raw,
+    )
+
+
+def _reference_authors(citation: etree._Element) -> list[Author]:
+    groups = citation.findall("person-group")
+    authors_group = [g for g in groups if g.get("person-group-type", "author") == "author"]
+    containers = authors_group or ([] if groups else [citation])
+    authors: list[Author] = []
+    for container in containers:
+        for child in container:
+            if isinstance(child.tag, str) and child.tag in {"name", "string-name", "collab"}:
+                author = _person(child)
+                if author is not None:
+                    authors.append(author)
+    return authors
+
+
+def _pages(citation: etree._Element) -> str | None:
+    first = _plain_text(citation.find("fpage"))
+    last = _plain_text(citation.find("lpage"))
+    if first:
+        return f"{first}-{last}" if last and last != first else first
+    return (
+        _plain_text(citation.find("elocation-id"))
+        or _plain_text(citation.find("page-range"))
+        or None
+    )
+
+
+def _reference_identifiers(
+    renderings: list[etree._Element],
+) -> tuple[str | None, str | None, str | None]:
+    """DOI, PMID and PMCID of a reference, wherever the publisher hid them.
+
+    Order of trust: tagged pub-ids, then links (ext-link / uri hrefs to a DOI resolver), then
+    "doi:" or "PMID:" written in the text (comments, mixed citations).
+    """
+    doi = pmid = pmcid = None
+    for rendering in renderings:
+        for pub_id in rendering.iter("pub-id", "object-id"):
+            kind = (pub_id.get("pub-id-type") or "").lower()
+            value = _plain_text(pub_id)
+            if kind == "doi":
+                doi = doi or normalise_doi(value)
+            elif kind == "pmid":
+                pmid = pmid or normalise_pmid(value)
+            elif kind in {"pmc", "pmcid"}:
+                pmcid = pmcid or normalise_pmcid(value)
+    if doi is None:
+        for rendering in renderings:
+            for link in rendering.iter("ext-link", "uri", "self-uri"):
+                for candidate in (link.get(XLINK_HREF), _plain_text(link)):
+                    if candidate and "10." in candidate:
+                        found = find_dois(candidate)
+                        if found:
+                            doi = found[0]
+                            break
+                if doi:
+                    break
+    if doi is None or pmid is None or pmcid is None:
+        text = " ".join(" ".join(r.itertext()) for r in renderings)
+        if doi is None and "10." in text:
+            found = find_dois(text)
+            doi = found[0] if found else None
+        if pmid is None and "pmid" in text.lower():
+            found = find_pmids(text)
+            pmid = found[0] if found else None
+        if pmcid is None and "PMC" in text:
+            found = find_pmcids(text)
+            pmcid = found[0] if found else None
+    return doi, pmid, pmcid
+
+
+def _raw_reference(citation: etree._Element) -> str:
+    # Mixed citations carry their own punctuation and spaces; element citations do not, so
+    # their parts are joined with spaces.
+    if citation.tag == "mixed-citation":
+        return " ".join("".join(citation.itertext()).split())
+    return " ".join(" ".join(citation.itertext()).split())
+
+
+# -------------------------------------------------------------------------------- paragraphs
+
+
+class _DocumentBuilder:
+    """Walks block structure (sections, paragraphs, captions, tables) into Paragraphs."""
+
+    def __init__(self, bibliography: list[BibEntry], ids_of_ref: dict[str, tuple[str, ...]]):
+        self.paragraphs: list[Paragraph] = []
+        self.ids_of_ref = ids_of_ref
+        self.ranges = _RangeExpander(bibliography, ids_of_ref)
+
+    def blocks(self, element: etree._Element, path: SectionPath, kind: str) -> None:
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag in {"sec", "app", "ack", "glossary"}:
+                title = _plain_text(child.find("title")) or None
+                self.blocks(child, (*path, (title, child.get("sec-type"))), kind)
+            elif tag == "p":
+                self.paragraph(child, path, kind)
+            elif tag == "title":
+                if element.tag == "caption":
+                    self.paragraph(child, path, kind)
+            elif tag == "caption":
+                self.blocks(child, path, "caption")
+            elif tag in {"fn", "table-wrap-foot", "fn-group"}:
+                self.blocks(child, path, "footnote")
+            elif tag == "table":
+                self.table(child, path)
+            elif tag in SKIPPED or tag in {"disp-formula", "ref"}:
+                continue
+            else:
+                self.blocks(child, path, kind)
+
+    def paragraph(self, element: etree._Element, path: SectionPath, kind: str) -> None:
+        text = _ParagraphText()
+        text.inline(element)
+        self.add(text, path, kind)
+        for deferred in text.deferred:
+            self.blocks_of(deferred, path, kind)
+
+    def blocks_of(self, element: etree._Element, path: SectionPath, kind: str) -> None:
+        """One deferred element (a figure inside a paragraph, say) as blocks of its own."""
+        if element.tag == "fn":
+            self.blocks(element, path, "footnote")
+        else:
+            self.blocks(element, path, kind)
+
+    def table(self, table: etree._Element, path: SectionPath) -> None:
+        # A row is one paragraph, cells separated by " | ", and only rows that cite are
+        # kept: other rows hold data, not statements, and would cost time downstream.
+        for row in table.iter("tr"):
+            if not any(x.get("ref-type") == "bibr" for x in row.iter("xref")):
+                continue
+            text = _ParagraphText()
+            for k, cell in enumerate(c for c in row if c.tag in {"td", "th"}):
+                if k:
+                    text.add(" | ")
+                text.inline(cell)
+            self.add(text, path, "table")
+            for deferred in text.deferred:
+                self.blocks_of(deferred, path, "table")
+
+    def add(self, text: _ParagraphText, path: SectionPath, kind: str) -> None:
+        value = text.value()
+        if not value:
+            return
+        callouts = self.callouts(text, value)
+        title = next((t for t, _ in reversed(path) if t), None)
+        self.paragraphs.append(
+            Paragraph(
+                text=value,
+                callouts=callouts,
+                section_title=title,
+                section_type=section_type_of_path(path) if path else SectionType.OTHER,
+                kind=kind,
+            )
+        )
+
+    def callouts(self, text: _ParagraphText, value: str) -> list[Callout]:
+        raw = text.callouts
+        ref_ids: list[list[str]] = []
+        for _, _, rids in raw:
+            ids: list[str] = []
+            for rid in rids:
+                for entry_id in self.ids_of_ref.get(rid, ()):
+                    if entry_id not in ids:
+                        ids.append(entry_id)
+            ref_ids.append(ids)
+        for k, (start, end, rids) in enumerate(raw):
+            surface = value[start:end]
+            if len(rids) == 1 and any(dash in surface for dash in "-–—"):
+                match = RANGE_IN_ONE.fullmatch(surface)
+                if match:
+                    between = self.ranges.by_numbers(
+                        rids[0], int(match.group(1)), int(match.group(2))
+                    )
+                    _extend(ref_ids[k], between, self.ids_of_ref)
+            if k + 1 < len(raw):
+                next_start, next_end, next_rids = raw[k + 1]
+                # Author-year callouts joined by a dash are no range: both ends must be numbers.
+                if (
+                    rids
+                    and next_rids
+                    and next_start > end
+                    and RANGE_GAP.fullmatch(value, end, next_start)
+                    and NUMBER_CALLOUT.fullmatch(surface)
+                    and NUMBER_CALLOUT.fullmatch(value, next_start, next_end)
+                ):
+                    between = self.ranges.between(rids[-1], next_rids[0])
+                    _extend(ref_ids[k], between, self.ids_of_ref)
+        return [
+            Callout(start=start, end=end, surface=value[start:end], ref_ids=tuple(ids))
+            for (start, end, _), ids in zip(raw, ref_ids, strict=True)
+        ]
+
+
+def _extend(ids: list[str], refs: Iterable[str], ids_of_ref: dict[str, tuple[str, ...]]) -> None:
+    for ref in refs:
+        for entry_id in ids_of_ref.get(ref, ()):
+            if entry_id not in ids:
+                ids.append(entry_id)
+
+
+class _RangeExpander:
+    """The references a range callout ("3–7") covers, found by printed labels.
+
+    Never by id arithmetic: ids such as "B3" need not follow the numbering. Without labels
+    the reference list order stands in for them.
+    """
+
+    def __init__(self, bibliography: list[BibEntry], ids_of_ref: dict[str, tuple[str, ...]]):
+        label_of = {entry.ref_id: entry.label for entry in bibliography}
+        self.list_order = list(ids_of_ref)  # refs in list order (dicts keep insertion order)
+        self.position = {ref_id: k for k, ref_id in enumerate(self.list_order)}
+        self.number: dict[str, int] = {}
+        self.ref_of_number: dict[int, str] = {}
+        for ref_id in self.list_order:
+            match = LABEL_NUMBER.fullmatch(label_of.get(ref_id) or "")
+            if match:
+                number = int(match.group(1))
+                self.number[ref_id] = number
+                self.ref_of_number.setdefault(number, ref_id)
+
+    def between(self, first: str, last: str) -> list[str]:
+        if first in self.number and last in self.number:
+            low, high = self.number[first], self.number[last]
+            if not low < high or high - low + 1 >= MAX_RANGE:
+                return []
+            return [self.ref_of_number[n] for n in range(low + 1, high) if n in self.ref_of_number]
+        if first in self.number or last in self.number:
+            return []  # labelled and unlabelled ends: no order can be trusted
+        if first not in self.position or last not in self.position:
+            return []
+        low, high = self.position[first], self.position[last]
+        if not low < high or high - low + 1 >= MAX_RANGE:
+            return []
+        return self.list_order[low + 1 : high]
+
+    def by_numbers(self, first: str, low: int, high: int) -> list[str]:
+        """A single callout "3-7" pointing at reference 3: the references numbered 4 to 7."""
+        if self.number.get(first) != low or not low < high or high - low + 1 >= MAX_RANGE:
+            return []
+        return [self.ref_of_number[n] for n in range(low + 1, high + 1) if n in self.ref_of_number]
+
+
+class _ParagraphText:
+    """Builds one paragraph's text with whitespace collapsed, recording callout offsets."""
+
+    __slots__ = ("_awaiting_start", "_start", "callouts", "deferred", "length", "parts", "space")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.space = False  # whitespace seen but not yet written
+        self.callouts: list[tuple[int, int, tuple[str, ...]]] = []
+        self.deferred: list[etree._Element] = []
+        self._awaiting_start = False
+        self._start = 0
+
+    def add(self, chunk: str | None) -> None:
+        if not chunk:
+            return
+        words = chunk.split()
+        if not words:
+            self.space = True
+            return
+        if (self.space or chunk[0].isspace()) and self.length:
+            self.parts.append(" ")
+            self.length += 1
+        if self._awaiting_start:
+            self._start = self.length
+            self._awaiting_start = False
+        joined = words[0] if len(words) == 1 else " ".join(words)
+        self.parts.append(joined)
+        self.length += len(joined)
+        self.space = chunk[-1].isspace()
+
+    def inline(self, element: etree._Element) -> None:
+        self.add(element.text)
+        for child in element:
+            tag = child.tag
+            if isinstance(tag, str):
+                if tag == "xref" and child.get("ref-type") == "bibr":
+                    self.callout(child)
+                elif tag in DEFERRED_IN_P:
+                    self.deferred.append(child)
+                    self.space = True
+                elif tag in SPACED_IN_P:
+                    self.space = True
+                    self.inline(child)
+                    self.space = True
+                elif tag not in SKIPPED:
+                    self.inline(child)
+            elif isinstance(child, etree._Entity):
+                self.add(_entity_text(child))
+            self.add(child.tail)
+
+    def callout(self, xref: etree._Element) -> None:
+        self._awaiting_start = True
+        self._start = self.length
+        self.inline(xref)
+        start = self.length if self._awaiting_start else self._start
+        self._awaiting_start = False
+        rids = tuple((xref.get("rid") or "").split())
+        self.callouts.append((start, self.length, rids))
+
+    def value(self) -> str:
+        return "".join(self.parts)
+
+
+def _entity_text(entity: etree._Entity) -> str:
+    """An undeclared named entity left in the tree (no DTD is loaded): its character."""
+    name = entity.name
+    codepoint = html.entities.name2codepoint.get(name)
+    return chr(codepoint) if codepoint else ""
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _plain_text(element: etree._Element | None) -> str:
+    if element is None:
+        return ""
+    return " ".join("".join(element.itertext()).split())
+
+
+def _year(value: str | None) -> int | None:
+    if not value:
+        return None
+    match = YEAR.search(value)
+    return int(match.group(1)) if match else None
