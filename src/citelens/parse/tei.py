@@ -34,6 +34,7 @@ _SPACE = re.compile(r"\s+")
 _YEAR = re.compile(r"(1[5-9]\d\d|20\d\d)")
 # A numeric callout surface: "[4]", "[4 -6]", "(2, 5-7)", "13,", "14]" (GROBID cuts lists).
 _NUMERIC_SURFACE = re.compile(r"^[\[(]?\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*[,;]?\s*[\])]?\s*[,;]?$")
+_NAMED_NUMERIC = re.compile(r"[A-Za-z.]\s*(\[\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*\])\s*[,;]?$")
 _NUMBER_OR_RANGE = re.compile(r"(\d+)(?:\s*[-–—]\s*(\d+))?")
 # Guard against reading "1995-2010" or "[1-500]" as a list of 500 references.
 _MAX_RANGE = 50
@@ -443,9 +444,15 @@ def _walk(tei: _Tei, el: etree._Element, builder: _ParagraphBuilder, bib_ids: se
 
 
 def _callout_numbers(surface: str) -> list[int] | None:
-    """The reference numbers a numeric callout names ("[4 -6]" -> 4, 5, 6), or None."""
+    """The reference numbers a numeric callout names ("[4 -6]" -> 4, 5, 6), or None.
+
+    A name before a bracketed number ("Campana et al. [13]") counts: the number decides.
+    """
     if not _NUMERIC_SURFACE.match(surface):
-        return None
+        named = _NAMED_NUMERIC.search(surface)
+        if named is None:
+            return None
+        surface = named.group(1)
     numbers: list[int] = []
     for match in _NUMBER_OR_RANGE.finditer(surface):
         first = int(match.group(1))
