@@ -12,6 +12,8 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
 INTERLINKED = DATA / "articles" / "elife" / "interlinked-200"
@@ -35,16 +37,56 @@ def build_small_index(path: Path) -> Path:
     conn.executescript(schema)
     works = [
         # id, key, doi, title, year, journal, type, authors, full text
-        (1, TARGET_DOI, "Target paper on zebrafish fin regeneration", 2012, "eLife",
-         "research-article", _authors("Ada Lovelace", "Alan Turing"), 1),
-        (2, "10.1234/citer.b", "Fins regrow after injury " + XSS, 2014, "eLife",
-         "research-article", _authors("Barbara McClintock"), 1),
-        (3, "10.1234/citer.c", "A review of regeneration", 2016, "Cell", "review-article",
-         _authors("Carl Woese", "Ada Lovelace"), 1),
-        (4, "10.1234/citer.d", "Preprint on heart repair", 2018, "bioRxiv", "preprint",
-         _authors("Dorothy Hodgkin"), 1),
-        (5, "10.1234/cited.e", "Older methods paper", 2001, "Nature", "research-article",
-         _authors("Emmy Noether"), 0),
+        (
+            1,
+            TARGET_DOI,
+            "Target paper on zebrafish fin regeneration",
+            2012,
+            "eLife",
+            "research-article",
+            _authors("Ada Lovelace", "Alan Turing"),
+            1,
+        ),
+        (
+            2,
+            "10.1234/citer.b",
+            "Fins regrow after injury " + XSS,
+            2014,
+            "eLife",
+            "research-article",
+            _authors("Barbara McClintock"),
+            1,
+        ),
+        (
+            3,
+            "10.1234/citer.c",
+            "A review of regeneration",
+            2016,
+            "Cell",
+            "review-article",
+            _authors("Carl Woese", "Ada Lovelace"),
+            1,
+        ),
+        (
+            4,
+            "10.1234/citer.d",
+            "Preprint on heart repair",
+            2018,
+            "bioRxiv",
+            "preprint",
+            _authors("Dorothy Hodgkin"),
+            1,
+        ),
+        (
+            5,
+            "10.1234/cited.e",
+            "Older methods paper",
+            2001,
+            "Nature",
+            "research-article",
+            _authors("Emmy Noether"),
+            0,
+        ),
     ]
     for wid, doi, title, year, journal, ptype, authors, full in works:
         conn.execute(
@@ -70,31 +112,128 @@ def build_small_index(path: Path) -> Path:
         )
     statements = [
         # citing, ref row, ref_id, para, sent, section title, type, text, label, conf, self
-        (2, 10, "bib1", 0, 1, "Introduction", "introduction",
-         "Zebrafish regrow fins (Lovelace 2012).", "mentioning", 0.9, 0),
-        (2, 11, "bib2", 0, 1, "Introduction", "introduction",
-         "Zebrafish regrow fins (Lovelace 2012).", "mentioning", 0.9, 0),
-        (2, 10, "bib1", 3, 0, "Results and discussion", "results",
-         "Our data confirm the blastema model of Lovelace (2012) " + XSS + ".",
-         "supporting", 0.71, 0),
-        (3, 20, "bib1", 1, 2, "Discussion", "discussion",
-         "In contrast to Lovelace (2012), we find no blastema in hearts.", "contrasting", 0.64, 1),
-        (3, 20, "bib1", 2, 0, "Materials and methods", "methods",
-         "Fish were kept as in Lovelace (2012).", "mentioning", 0.95, 1),
-        (4, 30, "bib1", 0, 0, "Background", "introduction",
-         "Regeneration of fins was described before (Lovelace 2012).", "mentioning", 0.8, 0),
-        (4, 30, "bib1", 5, 1, "Results", "results",
-         "Heart repair resembles fin regeneration (Lovelace 2012).", "supporting", 0.55, 0),
-        (1, 1, "bib1", 0, 0, "Introduction", "introduction",
-         "Methods were described by Noether (2001).", "mentioning", 0.7, 0),
+        (
+            2,
+            10,
+            "bib1",
+            0,
+            1,
+            "Introduction",
+            "introduction",
+            "Zebrafish regrow fins (Lovelace 2012).",
+            "mentioning",
+            0.9,
+            0,
+        ),
+        (
+            2,
+            11,
+            "bib2",
+            0,
+            1,
+            "Introduction",
+            "introduction",
+            "Zebrafish regrow fins (Lovelace 2012).",
+            "mentioning",
+            0.9,
+            0,
+        ),
+        (
+            2,
+            10,
+            "bib1",
+            3,
+            0,
+            "Results and discussion",
+            "results",
+            "Our data confirm the blastema model of Lovelace (2012) " + XSS + ".",
+            "supporting",
+            0.71,
+            0,
+        ),
+        (
+            3,
+            20,
+            "bib1",
+            1,
+            2,
+            "Discussion",
+            "discussion",
+            "In contrast to Lovelace (2012), we find no blastema in hearts.",
+            "contrasting",
+            0.64,
+            1,
+        ),
+        (
+            3,
+            20,
+            "bib1",
+            2,
+            0,
+            "Materials and methods",
+            "methods",
+            "Fish were kept as in Lovelace (2012).",
+            "mentioning",
+            0.95,
+            1,
+        ),
+        (
+            4,
+            30,
+            "bib1",
+            0,
+            0,
+            "Background",
+            "introduction",
+            "Regeneration of fins was described before (Lovelace 2012).",
+            "mentioning",
+            0.8,
+            0,
+        ),
+        (
+            4,
+            30,
+            "bib1",
+            5,
+            1,
+            "Results",
+            "results",
+            "Heart repair resembles fin regeneration (Lovelace 2012).",
+            "supporting",
+            0.55,
+            0,
+        ),
+        (
+            1,
+            1,
+            "bib1",
+            0,
+            0,
+            "Introduction",
+            "introduction",
+            "Methods were described by Noether (2001).",
+            "mentioning",
+            0.7,
+            0,
+        ),
     ]
     year = {w[0]: w[3] for w in works}
     ptype = {w[0]: w[5] for w in works}
     journal = {w[0]: w[4] for w in works}
     cited_of = {r[0]: r[4] for r in refs}
-    for citing, ref_row, ref_id, para, sent, title, stype, text, label, conf, self_cit in (
-        statements
-    ):
+    for (
+        citing,
+        ref_row,
+        ref_id,
+        para,
+        sent,
+        title,
+        stype,
+        text,
+        label,
+        conf,
+        self_cit,
+    ) in statements:
         anchor = text.index("Lovelace") if "Lovelace" in text else text.index("Noether")
         conn.execute(
             "INSERT INTO statements (citing_work_id, ref_row_id, cited_work_id, ref_id,"
@@ -102,12 +241,49 @@ def build_small_index(path: Path) -> Path:
             " label, confidence, model_version, self_citation, citing_year, citing_type,"
             " citing_journal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                citing, ref_row, cited_of[ref_row], ref_id, para, sent, title, stype, text,
-                "The sentence before.", "The sentence after.",
+                citing,
+                ref_row,
+                cited_of[ref_row],
+                ref_id,
+                para,
+                sent,
+                title,
+                stype,
+                text,
+                "The sentence before.",
+                "The sentence after.",
                 json.dumps([[anchor, anchor + len("Lovelace")]]),
-                label, conf, "test", self_cit, year[citing], ptype[citing], journal[citing],
+                label,
+                conf,
+                "test",
+                self_cit,
+                year[citing],
+                ptype[citing],
+                journal[citing],
             ),
         )
     conn.commit()
     conn.close()
     return path
+
+
+_REAL: dict[str, Path] = {}
+
+
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interlinked eLife set ingested once per test session; skips when data is absent."""
+    if not INTERLINKED.is_dir():
+        pytest.skip(f"real data not found at {INTERLINKED}")
+    if "path" not in _REAL:
+        from citelens.pipeline import ingest
+        from citelens.store.sqlite import SqliteStore
+
+        path = tmp_path_factory.mktemp("real") / "interlinked-200.db"
+        store = SqliteStore(path)
+        try:
+            summary = ingest([INTERLINKED], store, classifier="default", progress=False)
+        finally:
+            store.close()
+        assert summary.failures == [] or not summary.failures, summary.failures
+        _REAL["path"] = path
+    return _REAL["path"]
