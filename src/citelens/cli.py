@@ -270,8 +270,22 @@ def format_report(report: dict[str, Any]) -> str:
     )
     sections = report.get("sections") or {}
     if sections:
-        tallies = ", ".join(f"{name} {count}" for name, count in sections.items() if count)
-        lines.append(f"By section: {tallies or 'none'}")
+        lines.append("By section:")
+        for name, tally in sections.items():
+            # A section's tally is a count, or a dict of counts per label.
+            if isinstance(tally, dict):
+                total = tally.get("statements", 0)
+                labels = ", ".join(
+                    f"{tally[label]} {label}"
+                    for label in ("supporting", "mentioning", "contrasting")
+                    if tally.get(label)
+                )
+                detail = f" ({labels})" if labels else ""
+            else:
+                total, detail = tally, ""
+            if total:
+                noun = "statement" if total == 1 else "statements"
+                lines.append(f"  {name}: {total} {noun}{detail}")
     references = report.get("references")
     if references is not None:
         lines.append(f"References {references} publications")

@@ -19,9 +19,10 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 def fold(text: str) -> str:
     """Case-folded text without diacritics, with each run of punctuation or space as one space."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", stripped.casefold()).strip()
+    if not text.isascii():  # most titles are ASCII: skip the costly decomposition for them
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def normalise_title(title: str | None) -> str:

@@ -7,7 +7,7 @@ The core is pure: the store hands it plain records and writes the matches back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -20,6 +20,9 @@ TITLE_THRESHOLD = 90.0
 # enough not to be a generic title ("Introduction", "Editorial").
 TITLE_ONLY_THRESHOLD = 97.0
 TITLE_ONLY_MIN_CHARS = 30
+# A first author spelled differently ("Kuehlbrandt" / "Kühlbrandt", a typo) still counts with
+# the ordinary title threshold when the family names are this similar (rapidfuzz ratio).
+FAMILY_SIMILARITY = 80.0
 # Tokens this common say nothing about which work a title belongs to.
 _MAX_TOKEN_POSTINGS = 2000
 
@@ -32,6 +35,7 @@ class WorkSketch:
     title: str
     year: int | None
     family: str
+    full_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +89,28 @@ def _year_ok(stub: WorkSketch, work: WorkSketch) -> bool:
     return abs(stub.year - work.year) <= 1
 
 
-def _rank(stub: WorkSketch, work: WorkSketch, score: float) -> tuple[float, int, int]:
-    # Higher score first, then the exact year, then the oldest row (stable across runs).
-    return (score, int(stub.year == work.year), -work.work_id)
+def _rank(stub: WorkSketch, work: WorkSketch, score: float) -> tuple[float, int, int, int]:
+    # Higher score first; on a tie the work with full text (not a stub that shares its title,
+    # such as a figure or dataset DOI of the same article), then the exact year, then the
+    # oldest row so that reruns agree.
+    return (round(score, 1), int(work.full_text), int(stub.year == work.year), -work.work_id)
+
+
+def _best(
+    stub: WorkSketch, candidates: Iterable[WorkSketch], cutoff: Callable[[WorkSketch], float]
+) -> tuple[WorkSketch, float] | None:
+    """The best-ranked candidate whose title score reaches cutoff(candidate) (0: not allowed)."""
+    best: tuple[tuple[float, int, int, int], WorkSketch, float] | None = None
+    for work in candidates:
+        if work.work_id == stub.work_id or not _year_ok(stub, work):
+            continue
+        needed = cutoff(work)
+        if not needed:
+            continue
+        score = fuzz.token_sort_ratio(stub.title, work.title, score_cutoff=needed)
+        if score and (best is None or _rank(stub, work, score) > best[0]):
+            best = (_rank(stub, work, score), work, score)
+    return None if best is None else (best[1], best[2])
 
 
 def match_stubs(
@@ -99,30 +122,27 @@ def match_stubs(
 ) -> list[FuzzyMatch]:
     """Best indexed work for each stub, or none.
 
-    A match needs the year within one and either the same first author family with a title
-    score >= `threshold`, or a long title scoring >= `title_only_threshold` on its own.
+    A match needs the year within one and a title score >= `threshold` with the same (or a
+    similarly spelled) first author family, or a long title scoring >= `title_only_threshold`
+    on its own.
     """
     index = _CandidateIndex(works)
     matches: list[FuzzyMatch] = []
     for stub in stubs:
         if not stub.title:
             continue
-        best: tuple[tuple[float, int, int], WorkSketch, float] | None = None
-        for work in index.same_author(stub):
-            if work.work_id == stub.work_id or not _year_ok(stub, work):
-                continue
-            score = fuzz.token_sort_ratio(stub.title, work.title, score_cutoff=threshold)
-            if score and (best is None or _rank(stub, work, score) > best[0]):
-                best = (_rank(stub, work, score), work, score)
-        if best is None and len(stub.title) >= TITLE_ONLY_MIN_CHARS:
-            for work in index.shared_rare_tokens(stub):
-                if work.work_id == stub.work_id or not _year_ok(stub, work):
-                    continue
-                score = fuzz.token_sort_ratio(
-                    stub.title, work.title, score_cutoff=title_only_threshold
-                )
-                if score and (best is None or _rank(stub, work, score) > best[0]):
-                    best = (_rank(stub, work, score), work, score)
-        if best is not None:
-            matches.append(FuzzyMatch(stub.work_id, best[1].work_id, round(best[2], 2)))
+        found = _best(stub, index.same_author(stub), lambda _work: threshold)
+        if found is None:
+            long_title = len(stub.title) >= TITLE_ONLY_MIN_CHARS
+
+            def cutoff(
+                work: WorkSketch, stub: WorkSketch = stub, long_title: bool = long_title
+            ) -> float:
+                if stub.family and fuzz.ratio(stub.family, work.family) >= FAMILY_SIMILARITY:
+                    return threshold
+                return title_only_threshold if long_title else 0.0
+
+            found = _best(stub, index.shared_rare_tokens(stub), cutoff)
+        if found is not None:
+            matches.append(FuzzyMatch(stub.work_id, found[0].work_id, round(found[1], 2)))
     return matches

@@ -39,6 +39,7 @@ _TERMINATOR = re.compile(r"[.!?]+[" + MASK + r"\"'”’)\]]*[\s" + MASK + r"]+"
 _WORD_BEFORE = re.compile(r"([\w.\-]+)[" + MASK + r"]*$")
 _OPENERS = "\"'“‘(["
 _PARENS = re.compile(r"[()\[\]]")
+_SPACE = re.compile(r"\s")
 
 
 def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
@@ -49,7 +50,7 @@ def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> lis
     narrative citation ("... before. Smith et al. (2001) showed ...") that starts the next.
     """
     masked = _mask(text, protected)
-    inside = _inside_brackets(masked)
+    pairs = _bracket_pairs(masked) if "(" in masked or "[" in masked else []
     starts = [0]
     for match in _TERMINATOR.finditer(masked):
         stop = match.start()
@@ -57,9 +58,9 @@ def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> lis
         if gap_end >= len(masked):
             break
         gap = masked[stop:gap_end]
-        if not any(ch.isspace() for ch in gap):
+        if not _SPACE.search(gap):
             continue  # "0.05", "E.coli" or a mask glued to a word: no space, no boundary
-        if stop in inside:
+        if pairs and any(open_at < stop < close_at for open_at, close_at in pairs):
             continue
         start = _next_start(masked, text, match, stop)
         if start is not None and start > starts[-1]:
@@ -92,8 +93,8 @@ def _mask(text: str, protected: Sequence[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def _inside_brackets(masked: str) -> set[int]:
-    """Offsets of full stops that lie inside a matched pair of parentheses or brackets.
+def _bracket_pairs(masked: str) -> list[tuple[int, int]]:
+    """Offsets of matched pairs of parentheses or brackets; no boundary falls inside one.
 
     Only matched pairs count: a stray "(" (as in list items "1)") must not silence the rest
     of the paragraph.
@@ -106,15 +107,7 @@ def _inside_brackets(masked: str) -> set[int]:
             stack.append((ch, match.start()))
         elif stack and stack[-1][0] == ("(" if ch == ")" else "["):
             pairs.append((stack.pop()[1], match.start()))
-    if not pairs:
-        return set()
-    inside: set[int] = set()
-    for open_at, close_at in pairs:
-        segment = masked[open_at:close_at]
-        for i, ch in enumerate(segment):
-            if ch in ".!?":
-                inside.add(open_at + i)
-    return inside
+    return pairs
 
 
 def _next_start(masked: str, text: str, match: re.Match[str], stop: int) -> int | None:

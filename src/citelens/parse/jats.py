@@ -193,21 +193,29 @@ def _contributors(article_meta: etree._Element) -> list[Author]:
 
 def _person(element: etree._Element, orcid: str | None = None) -> Author | None:
     """An Author from a contrib or a reference's name / string-name / collab element."""
-    name = element if _local(element.tag) in {"name", "string-name"} else None
+    tag = element.tag
+    if tag == "collab":
+        collab = _plain_text(element)
+        return Author(family=collab, orcid=orcid) if collab else None
+    name = element if tag in {"name", "string-name"} else None
     if name is None:
         name = element.find("name")
         if name is None:
             name = element.find("string-name")
     if name is not None:
-        family = _plain_text(name.find("surname"))
-        given = _plain_text(name.find("given-names"))
+        family = given = ""
+        for part in name:
+            if part.tag == "surname":
+                family = _plain_text(part)
+            elif part.tag == "given-names":
+                given = _plain_text(part)
         if not family and not given:
             family = _plain_text(name)
         if family or given:
             return Author(family=family or given, given=given if family else "", orcid=orcid)
-    collab = element if _local(element.tag) == "collab" else element.find("collab")
-    if collab is not None and _plain_text(collab):
-        return Author(family=_plain_text(collab), orcid=orcid)
+    collab_element = element.find("collab")
+    if collab_element is not None and _plain_text(collab_element):
+        return Author(family=_plain_text(collab_element), orcid=orcid)
     return None
 
 
@@ -619,10 +627,12 @@ class _ParagraphText:
         self._awaiting_start = True
         self._start = self.length
         self.inline(xref)
-        start = self.length if self._awaiting_start else self._start
-        self._awaiting_start = False
+        if self._awaiting_start:
+            # Nothing printed (eLife links datasets with empty xrefs): no in-text citation.
+            self._awaiting_start = False
+            return
         rids = tuple((xref.get("rid") or "").split())
-        self.callouts.append((start, self.length, rids))
+        self.callouts.append((self._start, self.length, rids))
 
     def value(self) -> str:
         return "".join(self.parts)
@@ -641,6 +651,9 @@ def _entity_text(entity: etree._Entity) -> str:
 def _plain_text(element: etree._Element | None) -> str:
     if element is None:
         return ""
+    if not len(element):  # a leaf: its own text is all of it
+        text = element.text
+        return " ".join(text.split()) if text else ""
     return " ".join("".join(element.itertext()).split())
 
 

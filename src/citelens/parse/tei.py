@@ -470,32 +470,63 @@ def _link_numeric_callouts(paragraphs: list[Paragraph], bibliography: list[BibEn
     reference into two biblStructs the entry order no longer equals the printed number. The
     number -> entry map is learned from the callouts GROBID did link in this document (and from
     labels printed in raw references); other numbers keep the shift of the nearest known number
-    below them. A number that cannot be placed stays unlinked.
+    below them. A number that cannot be placed stays unlinked. Then numeric callouts GROBID did
+    not mark at all are looked for in the text (see _untagged_callouts).
     """
     if not bibliography:
         return
-    order_of = {entry.ref_id: entry.order for entry in bibliography}
-    known: dict[int, int] = {}  # printed number -> bib order
-    for entry in bibliography:
-        if entry.label is not None:
-            known.setdefault(int(entry.label), entry.order)
-    conflicting: set[int] = set()
+    numbering = _Numbering.learn(paragraphs, bibliography)
     for paragraph in paragraphs:
-        for callout in paragraph.callouts:
-            numbers = _callout_numbers(callout.surface)
-            if numbers is None or len(numbers) != 1 or len(callout.ref_ids) != 1:
+        for i, callout in enumerate(paragraph.callouts):
+            if callout.ref_ids:
                 continue
-            order = order_of[callout.ref_ids[0]]
-            if known.get(numbers[0], order) != order:
-                conflicting.add(numbers[0])
-            known.setdefault(numbers[0], order)
-    for number in conflicting:
-        known.pop(number, None)
-    if not known and not any(e.label for e in bibliography):
-        # No evidence at all: assume the printed list and GROBID's list line up one to one.
-        known = {n: n - 1 for n in range(1, len(bibliography) + 1)}
+            ref_ids = numbering.ref_ids(_callout_numbers(callout.surface))
+            if ref_ids:
+                paragraph.callouts[i] = Callout(
+                    callout.start, callout.end, callout.surface, ref_ids
+                )
+    style = _numeric_style(paragraphs)
+    if style is None:
+        return
+    for paragraph in paragraphs:
+        found = list(_untagged_callouts(paragraph, style, numbering))
+        if found:
+            paragraph.callouts = sorted(paragraph.callouts + found, key=lambda c: c.start)
 
-    def order_for(number: int) -> int | None:
+
+@dataclass
+class _Numbering:
+    """Printed reference number -> position in GROBID's bibliography, for one document."""
+
+    known: dict[int, int]
+    bibliography: list[BibEntry]
+
+    @classmethod
+    def learn(cls, paragraphs: list[Paragraph], bibliography: list[BibEntry]) -> _Numbering:
+        order_of = {entry.ref_id: entry.order for entry in bibliography}
+        known: dict[int, int] = {}
+        for entry in bibliography:
+            if entry.label is not None:
+                known.setdefault(int(entry.label), entry.order)
+        conflicting: set[int] = set()
+        for paragraph in paragraphs:
+            for callout in paragraph.callouts:
+                numbers = _callout_numbers(callout.surface)
+                if numbers is None or len(numbers) != 1 or len(callout.ref_ids) != 1:
+                    continue
+                order = order_of[callout.ref_ids[0]]
+                if known.get(numbers[0], order) != order:
+                    conflicting.add(numbers[0])
+                known.setdefault(numbers[0], order)
+        for number in conflicting:
+            known.pop(number, None)
+        if not known and not any(e.label for e in bibliography):
+            # No evidence at all: assume the printed list and GROBID's line up one to one.
+            known = {n: n - 1 for n in range(1, len(bibliography) + 1)}
+        return cls(known, bibliography)
+
+    def order_for(self, number: int) -> int | None:
+        known = self.known
         if number in known:
             return known[number]
         below = max((n for n in known if n < number), default=None)
@@ -507,21 +538,65 @@ def _link_numeric_callouts(paragraphs: list[Paragraph], bibliography: list[BibEn
         order = number + (known[below] - below if below is not None else known[above] - above)
         if above is not None and order >= known[above]:
             return None
-        return order if 0 <= order < len(bibliography) else None
+        return order if 0 <= order < len(self.bibliography) else None
 
-    for paragraph in paragraphs:
-        for i, callout in enumerate(paragraph.callouts):
-            if callout.ref_ids:
-                continue
-            numbers = _callout_numbers(callout.surface)
-            if numbers is None:
-                continue
-            # Link what can be placed: "[4 -6]" citing 4 and 5 beats citing nothing.
-            orders = [o for o in map(order_for, numbers) if o is not None]
-            if not orders:
-                continue
-            ref_ids = tuple(dict.fromkeys(bibliography[o].ref_id for o in orders))
-            paragraph.callouts[i] = Callout(callout.start, callout.end, callout.surface, ref_ids)
+    def ref_ids(self, numbers: list[int] | None) -> tuple[str, ...]:
+        """Bib ids for the numbers that can be placed ("[4 -6]" citing 4 and 5 beats nothing)."""
+        orders = [o for o in map(self.order_for, numbers or []) if o is not None]
+        return tuple(dict.fromkeys(self.bibliography[o].ref_id for o in orders))
+
+
+_NUMBER_LIST = r"\d{1,3}(?:\s*[-–—,]\s*\d{1,3})*"
+_UNTAGGED = {
+    "(": re.compile(rf"\(({_NUMBER_LIST})\)(?=[.,;:]|$)"),
+    "[": re.compile(rf"\[({_NUMBER_LIST})\](?=[.,;:]|$|\s)"),
+}
+# Numbers in brackets that are not citations: figure parts, equations, statistics, steps.
+_NOT_A_CITATION_BEFORE = re.compile(
+    r"(?:fig(?:ure)?s?\.?|tables?|eq(?:uation)?s?\.?|panels?|steps?|n\s*=|p\s*[<=>]|[=<>±×])\s*$",
+    re.IGNORECASE,
+)
+
+
+def _numeric_style(paragraphs: list[Paragraph]) -> str | None:
+    """ "(" or "[" when the document cites by whole bracketed numbers, else None."""
+    opening = [
+        c.surface[0]
+        for p in paragraphs
+        for c in p.callouts
+        if c.ref_ids and c.surface[0] in "([" and _callout_numbers(c.surface) is not None
+    ]
+    linked = sum(1 for p in paragraphs for c in p.callouts if c.ref_ids)
+    for style in "([":
+        # Most of the callouts GROBID linked must look like this, or "(2)" is likely a list item.
+        if opening.count(style) >= 3 and opening.count(style) >= 0.6 * linked:
+            return style
+    return None
+
+
+def _untagged_callouts(
+    paragraph: Paragraph, style: str, numbering: _Numbering
+) -> Iterator[Callout]:
+    """Numeric callouts GROBID left as plain text ("for 30 years (1), but ..."), linked.
+
+    Only where the number is followed by punctuation or the paragraph's end (a citation ends
+    a clause; "(1) first item" does not), is not a figure, equation or statistic, and names
+    entries of the bibliography.
+    """
+    text = paragraph.text
+    taken = [(c.start, c.end) for c in paragraph.callouts]
+    for match in _UNTAGGED[style].finditer(text):
+        start, end = match.span()
+        if any(start < e and s < end for s, e in taken):
+            continue
+        if start > 0 and text[start - 1].isalnum():
+            continue  # f(1), x[2]: mathematics
+        if _NOT_A_CITATION_BEFORE.search(text[max(0, start - 12) : start]):
+            continue
+        numbers = _callout_numbers(match.group(0))
+        ref_ids = numbering.ref_ids(numbers)
+        if numbers and len(ref_ids) == len(numbers):
+            yield Callout(start, end, match.group(0), ref_ids)
 
 
 # --- author-year callouts GROBID left unlinked -----------------------------------------------

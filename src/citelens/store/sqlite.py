@@ -20,7 +20,7 @@ from typing import Any
 from citelens.errors import StoreError
 from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
 from citelens.identity import (
-    first_family,
+    family_key,
     normalise_title,
     raw_key,
     shares_author,
@@ -45,6 +45,7 @@ RESOLVED_METHODS = ("doi", "pmid", "pmcid", "fuzzy")
 # Publication types whose <source> is the work's own title (a book), not a container's.
 _SOURCE_IS_TITLE = {"book", "thesis", "report", "software", "data", "dataset", "patent"}
 _CHUNK = 500  # bound parameters per IN (...) query
+_SKETCH_COLUMNS = "id, title, year, json_extract(authors, '$[0].family'), has_full_text"
 
 
 def _authors_json(authors: Sequence[Author]) -> str:
@@ -63,9 +64,10 @@ def _authors_from_json(text: str | None) -> list[Author]:
 
 
 def _sketch(row: Sequence[Any]) -> WorkSketch:
-    """(id, title, year, authors JSON) as fuzzy resolution compares it."""
-    authors = _authors_from_json(row[3])
-    return WorkSketch(int(row[0]), normalise_title(row[1]), row[2], first_family(authors))
+    """(id, title, year, first author family, has_full_text) as fuzzy resolution compares it."""
+    return WorkSketch(
+        int(row[0]), normalise_title(row[1]), row[2], family_key(row[3]), bool(row[4])
+    )
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -520,7 +522,7 @@ class SqliteStore:
         stubs = [
             _sketch(row)
             for row in conn.execute(
-                "SELECT id, title, year, authors FROM works WHERE has_full_text = 0 "
+                f"SELECT {_SKETCH_COLUMNS} FROM works WHERE has_full_text = 0 "
                 "AND doi IS NULL AND title IS NOT NULL AND id IN "
                 "(SELECT cited_work_id FROM refs WHERE match_method = 'identity')"
             )
@@ -528,7 +530,7 @@ class SqliteStore:
         candidates = (
             _sketch(row)
             for row in conn.execute(
-                "SELECT id, title, year, authors FROM works WHERE title IS NOT NULL "
+                f"SELECT {_SKETCH_COLUMNS} FROM works WHERE title IS NOT NULL "
                 "AND (has_full_text = 1 OR doi IS NOT NULL)"
             )
         )
