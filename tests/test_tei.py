@@ -212,3 +212,22 @@ def test_tei_corpus_of_one_document_is_that_document() -> None:
     doc = parse_tei(wrapped)
     assert doc.meta.doi == "10.1234/jt.2021.001"
     assert len(doc.bibliography) == 4
+
+
+_UNTAGGED = b"""<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><div><head>Introduction</head>
+<p>Known for years <ref type="bibr" target="#b0">(1)</ref>.
+Again <ref type="bibr" target="#b1">(2)</ref>. Third <ref type="bibr" target="#b2">(3)</ref>; GROBID missed this one (2), and (1) starts a
+list item; f(3) is maths, see Fig. (1); p = (2). Out of range (40).</p></div></body>
+<back><div type="references"><listBibl>
+<biblStruct xml:id="b0"><monogr><title>one</title></monogr></biblStruct>
+<biblStruct xml:id="b1"><monogr><title>two</title></monogr></biblStruct>
+<biblStruct xml:id="b2"><monogr><title>three</title></monogr></biblStruct>
+</listBibl></div></back></text></TEI>"""
+
+
+def test_numeric_callouts_grobid_did_not_tag_are_found_in_the_text() -> None:
+    paragraph = parse_tei(_UNTAGGED).paragraphs[0]
+    links = [(c.surface, c.ref_ids) for c in paragraph.callouts]
+    assert links == [("(1)", ("b0",)), ("(2)", ("b1",)), ("(3)", ("b2",)), ("(2)", ("b1",))]
+    found = paragraph.callouts[3]
+    assert paragraph.text[found.start - 16 : found.end] == "missed this one (2)"
