@@ -217,7 +217,8 @@ def test_tei_corpus_of_one_document_is_that_document() -> None:
 _UNTAGGED = b"""<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><div><head>Introduction</head>
 <p>Known for years <ref type="bibr" target="#b0">(1)</ref>.
 Again <ref type="bibr" target="#b1">(2)</ref>. Third <ref type="bibr" target="#b2">(3)</ref>;
-GROBID missed this one (2), and (1) starts a list item; f(3) is maths, see Fig. (1); p = (2). Out of range (40).</p></div></body>
+GROBID missed this one (2), and (1) starts a list item; f(3) is maths,
+see Fig. (1); p = (2). Out of range (40).</p></div></body>
 <back><div type="references"><listBibl>
 <biblStruct xml:id="b0"><monogr><title>one</title></monogr></biblStruct>
 <biblStruct xml:id="b1"><monogr><title>two</title></monogr></biblStruct>
