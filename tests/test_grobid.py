@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from citelens.cli import cli
 from citelens.errors import GrobidError
 from citelens.parse.grobid import FULLTEXT_ENDPOINT, pdf_to_tei
 from citelens.parse.tei import parse_tei
@@ -162,3 +164,25 @@ def test_missing_or_non_pdf_file_is_refused(tmp_path: Path) -> None:
     text.write_text("just text")
     with pytest.raises(GrobidError, match="is not a PDF"):
         pdf_to_tei(text, "http://127.0.0.1:9", timeout=1)
+
+
+def test_cli_ingests_a_pdf_through_grobid(grobid: _Grobid, pdf: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    args = ["--db", str(db), "ingest", "--no-progress", str(pdf), "--grobid", grobid.url]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "articles: 1" in result.output
+    assert "failures: 0" in result.output
+    statements = int(result.output.split("statements: ")[1].split()[0])
+    assert statements > 0
+    assert len(grobid.requests) == 1
+
+
+def test_cli_reports_unreachable_grobid_as_a_failed_file(pdf: Path, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["--db", str(tmp_path / "i.db"), "ingest", "--no-progress", str(pdf)]
+    result = CliRunner().invoke(cli, [*args, "--grobid", f"http://127.0.0.1:{port}"])
+    assert result.exit_code == 1
+    assert "unreachable: connection refused" in result.output
