@@ -38,12 +38,19 @@ def test_header_metadata(doc: Document) -> None:
 
 def test_sections_keep_heading_and_type(doc: Document) -> None:
     body = _body(doc)
-    assert [p.section_title for p in body] == ["Introduction", "Materials and methods", "Sampling"]
-    # "Sampling" names no part of a paper: as a flattened sub-section it continues methods.
+    assert [p.section_title for p in body] == [
+        "Introduction",
+        "Materials and methods",
+        "Sampling",
+        "Conflict of interest",
+    ]
+    # "Sampling" names no part of a paper: as a flattened sub-section it continues methods;
+    # back matter does not.
     assert [p.section_type for p in body] == [
         SectionType.INTRODUCTION,
         SectionType.METHODS,
         SectionType.METHODS,
+        SectionType.OTHER,
     ]
 
 

@@ -35,6 +35,12 @@ _YEAR = re.compile(r"(1[5-9]\d\d|20\d\d)")
 # A numeric callout surface: "[4]", "[4 -6]", "(2, 5-7)", "13,", "14]" (GROBID cuts lists).
 _NUMERIC_SURFACE = re.compile(r"^[\[(]?\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*[,;]?\s*[\])]?\s*[,;]?$")
 _NAMED_NUMERIC = re.compile(r"[A-Za-z.]\s*(\[\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*\])\s*[,;]?$")
+# Headings that end the article's argument; GROBID often leaves them in the body.
+_BACK_MATTER = re.compile(
+    r"acknowledg|funding|conflicts? of interest|competing interests?|disclosure|abbreviations"
+    r"|author(?:s'?)? contributions|data availability|supplementary|references|bibliography",
+    re.IGNORECASE,
+)
 _NUMBER_OR_RANGE = re.compile(r"(\d+)(?:\s*[-–—]\s*(\d+))?")
 # Guard against reading "1995-2010" or "[1-500]" as a list of 500 references.
 _MAX_RANGE = 50
@@ -357,7 +363,9 @@ def _paragraphs(
         kind = section_type(title)
         # GROBID flattens sub-sections into sibling divs ("Methods", then "Study design"):
         # an unrecognised heading continues the last recognised section.
-        if kind is SectionType.OTHER and title is not None and inherited is not None:
+        if title is not None and _BACK_MATTER.search(title):
+            inherited = None  # what follows acknowledgements is not the discussion any more
+        elif kind is SectionType.OTHER and title is not None and inherited is not None:
             kind = inherited
         elif kind is not SectionType.OTHER:
             inherited = kind
