@@ -55,6 +55,7 @@ class Pair:
     sentence: str
     entry: BibEntry
     full: str = ""  # the sentence normalised with its callouts kept
+    section: str = ""  # the statement's SectionType
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class PaperScore:
     recovered: int  # of those, found through TEI too
     tei_pairs: int
     tei_matched: int  # TEI pairs that match some JATS pair
+    same_section: int  # recovered pairs whose TEI statement has the JATS section type
 
     @property
     def recall(self) -> float:
@@ -96,7 +98,9 @@ def pairs_of(doc: Document) -> list[Pair]:
         sentence = _without_callouts(statement)
         if (sentence, entry.ref_id) not in seen:
             seen.add((sentence, entry.ref_id))
-            pairs.append(Pair(sentence, entry, _normalise(statement.text)))
+            pairs.append(
+                Pair(sentence, entry, _normalise(statement.text), statement.section_type.value)
+            )
     return pairs
 
 
@@ -149,9 +153,13 @@ def compare_paper(name: str, jats: bytes, tei: bytes) -> PaperScore:
     """Score one paper: how many identifiable JATS pairs the TEI path finds too."""
     jats_pairs = [p for p in pairs_of(parse_jats(jats)) if identifiable(p.entry)]
     tei_pairs = pairs_of(parse_tei(tei))
-    recovered = sum(1 for j in jats_pairs if any(_matches(j, t) for t in tei_pairs))
+    recovered = same_section = 0
+    for j in jats_pairs:
+        found = [t for t in tei_pairs if _matches(j, t)]
+        recovered += bool(found)
+        same_section += any(t.section == j.section for t in found)
     tei_matched = sum(1 for t in tei_pairs if any(_matches(j, t) for j in jats_pairs))
-    return PaperScore(name, len(jats_pairs), recovered, len(tei_pairs), tei_matched)
+    return PaperScore(name, len(jats_pairs), recovered, len(tei_pairs), tei_matched, same_section)
 
 
 def paired_papers(data: Path) -> list[tuple[str, Path, Path]]:
@@ -197,6 +205,11 @@ def main(argv: list[str]) -> int:
         f"{'TOTAL (' + str(len(scores)) + ' papers)':<62} {total_jats:>5} {total_found:>5}"
         f" {total_found / max(total_jats, 1):>7.1%} {total_tei:>5}"
         f" {total_agree / max(total_tei, 1):>6.1%}"
+    )
+    same_section = sum(s.same_section for s in scores)
+    print(
+        f"section type agrees on {same_section} of {total_found} recovered pairs"
+        f" ({same_section / max(total_found, 1):.1%})"
     )
     print(
         f"recall: share of JATS (sentence, cited work) pairs the TEI path recovers; "
