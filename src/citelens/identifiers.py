@@ -35,8 +35,8 @@ def normalise_doi(value: str | None) -> str | None:
     while previous != doi:
         previous = doi
         doi = _DOI_PREFIX.sub("", doi, count=1).strip()
-    doi = _strip_trailing(doi)
-    doi = doi.lower()
+    # A DOI holds no whitespace; a space in a tagged DOI ("10.1146/ annurev...") is a typo.
+    doi = "".join(_strip_trailing(doi).split()).lower()
     return doi if _DOI_SHAPE.match(doi) else None
 
 
