@@ -438,8 +438,8 @@ def _walk(tei: _Tei, el: etree._Element, builder: _ParagraphBuilder, bib_ids: se
             start = builder.length
             _walk(tei, child, builder, bib_ids)
             end = builder.length
-            while end > start and builder.text()[end - 1] == " ":
-                end -= 1
+            if end > start and builder.parts[-1].endswith(" "):
+                end -= 1  # add_text collapses whitespace: at most one trailing space
             if end > start:
                 builder.sentences.append((start, end))
             builder.ensure_space()
