@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from citelens.errors import ParseError
+from citelens.extract import extract
 from citelens.model import Author, Document, SectionType
 from citelens.parse.tei import parse_tei
 
@@ -239,3 +240,15 @@ def test_numeric_callouts_grobid_did_not_tag_are_found_in_the_text() -> None:
     assert links == [("(1)", ("b0",)), ("(2)", ("b1",)), ("(3)", ("b2",)), ("(2)", ("b1",))]
     found = paragraph.callouts[3]
     assert paragraph.text[found.start - 16 : found.end] == "missed this one (2)"
+
+
+def test_statements_follow_grobid_sentences(doc: Document) -> None:
+    statements = [s for s in extract(doc) if doc.paragraphs[s.paragraph].kind == "body"]
+    by_ref = {(s.ref_id, s.text) for s in statements}
+    assert ("b1", "Later work [2,3] disagreed (Fig. 1).") in by_ref
+    assert ("b2", "Later work [2,3] disagreed (Fig. 1).") in by_ref
+    later = next(s for s in statements if s.ref_id == "b1" and s.text.startswith("Later"))
+    assert later.before == "Small worlds were described early [1]."
+    assert later.after == "Nobody linked this one [9]."
+    assert [later.text[c.start : c.end] for c in later.callouts] == ["[2,"]
+    assert [later.text[c.start : c.end] for c in later.other_callouts] == ["3]"]
