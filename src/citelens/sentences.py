@@ -60,7 +60,15 @@ def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> lis
         gap = masked[stop:gap_end]
         if not _SPACE.search(gap):
             continue  # "0.05", "E.coli" or a mask glued to a word: no space, no boundary
-        if pairs and any(open_at < stop < close_at for open_at, close_at in pairs):
+        if (
+            pairs
+            and any(
+                open_at < stop < close_at
+                # A whole sentence in brackets, "(This was new.) Next", still ends there.
+                and not (close_at < gap_end and not masked[starts[-1] : open_at].strip())
+                for open_at, close_at in pairs
+            )
+        ):
             continue
         start = _next_start(masked, text, match, stop)
         if start is not None and start > starts[-1]:
