@@ -135,3 +135,15 @@ def test_protect_callouts_joins_runs_and_takes_brackets() -> None:
         "[3]–[5], [9]",
         "(Smith, 2001; Jones, 2002)",
     ]
+
+
+def test_lower_case_gene_names_start_sentences() -> None:
+    assert _split("Inserted into pDRFlip30. pDRFlip30 is a vector. We saw e.g. mRNA here.") == [
+        "Inserted into pDRFlip30.",
+        "pDRFlip30 is a vector.",
+        "We saw e.g. mRNA here.",
+    ]
+    assert _split("Levels fell. mRNA levels rose. but not this.") == [
+        "Levels fell.",
+        "mRNA levels rose. but not this.",
+    ]

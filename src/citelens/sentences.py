@@ -40,6 +40,8 @@ _WORD_BEFORE = re.compile(r"([\w.\-]+)[" + MASK + r"]*$")
 _OPENERS = "\"'“‘(["
 _PARENS = re.compile(r"[()\[\]]")
 _SPACE = re.compile(r"\s")
+_WORD_AFTER = re.compile(r"[^\s" + MASK + r".,;:()\[\]]+")
+_CAPITAL_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
 def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
@@ -142,6 +144,11 @@ def _looks_like_start(masked: str, at: int) -> bool:
     ch = masked[at]
     if ch.isupper() or ch.isdigit():
         return True
+    if ch.islower():
+        # Names of genes, plasmids and molecules start sentences in lower case ("mRNA levels",
+        # "pDRFlip30 is", "p53 binds"): a lower-case word with a capital or digit inside.
+        word = _WORD_AFTER.match(masked, at)
+        return bool(word and _CAPITAL_OR_DIGIT.search(word.group(0)))
     if ch in _OPENERS:
         nxt = masked[at + 1 : at + 2]
         return bool(nxt) and (nxt.isupper() or nxt.isdigit())
