@@ -96,7 +96,7 @@ def test_discover_walks_folders_and_filters_suffixes(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/one.xml", "a/b/two.nxml", "a/b/three.tei.xml", "a/four.pdf", "a/notes.txt"):
         (tmp_path / name).write_text("<x/>")
-    names = [Path(p).name for p in discover([tmp_path])]
+    names = sorted(Path(p).name for p in discover([tmp_path]))
     assert names == ["one.xml", "three.tei.xml", "two.nxml"]
     with_pdf = [Path(p).name for p in discover([tmp_path], pdf=True)]
     assert "four.pdf" in with_pdf and "notes.txt" not in with_pdf
