@@ -156,3 +156,16 @@ def test_the_installed_script_runs_as_a_process(tmp_db: Path) -> None:
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_every_command_takes_db_and_optional_modules_are_guarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, command in cli.commands.items():
+        assert any("--db" in param.opts for param in command.params), name
+    assert cli_module._optional_commands("citelens.no_such_commands") == []
+    # A module that exists but is broken inside is a real error, not a missing feature.
+    (tmp_path / "broken_commands.py").write_text("import a_package_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="a_package_that_is_not_installed"):
+        cli_module._optional_commands("broken_commands")

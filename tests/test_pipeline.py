@@ -171,3 +171,16 @@ def test_ingest_records_bad_files_and_goes_on(tmp_path: Path, tmp_db: Path) -> N
     assert set(failed) == {"zz-malformed.xml", "aa-empty.xml"}
     assert failed["aa-empty.xml"].startswith("empty input")
     assert failed["zz-malformed.xml"].startswith("malformed XML")
+
+
+def test_ingest_through_a_dask_scheduler_matches_local(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    _, local = _ingest_examples(tmp_path / "local.db")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        summary, remote = _ingest_examples(
+            tmp_path / "dask.db", scheduler=cluster.scheduler_address
+        )
+    assert summary.articles == 3 and not summary.failures
+    assert remote == local
