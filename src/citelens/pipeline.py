@@ -20,8 +20,12 @@ from typing import Any
 from tqdm import tqdm
 
 from citelens.classify.base import Classifier, ClassifyInput
-from citelens.errors import CitelensError, InputError, ParseError
+from citelens.errors import CitelensError, InputError, ModelError, ParseError
+from citelens.extract import extract
 from citelens.model import Document, Statement
+from citelens.parse.jats import parse_jats
+from citelens.parse.tei import parse_tei
+from citelens.parse.xmlsafe import load_xml
 from citelens.store.base import ResolveSummary, Store
 
 XML_SUFFIXES = (".xml", ".nxml")  # ".tei.xml" is covered by ".xml"
@@ -104,8 +108,6 @@ def detect_format(data: bytes) -> str | None:
     if root in ("TEI", "teiCorpus"):
         return "tei"
     # Unsafe or malformed bytes are the bigger problem: let the safe loader name it first.
-    from citelens.parse.xmlsafe import load_xml
-
     load_xml(data)
     raise ParseError(
         f"not an article: root element <{root}>, expected JATS <article> or GROBID TEI <TEI>"
@@ -154,17 +156,9 @@ def process(
     file (a PDF turned into TEI): the skip-unchanged check compares the file's own digest.
     Raises InputError naming `path_name` and the problem.
     """
-    from citelens.extract import extract
-    from citelens.parse.jats import parse_jats
-
     digest = source_sha256 or hashlib.sha256(data).hexdigest()
     try:
-        if detect_format(data) == "tei":
-            from citelens.parse.tei import parse_tei
-
-            document = parse_tei(data)
-        else:
-            document = parse_jats(data)
+        document = parse_tei(data) if detect_format(data) == "tei" else parse_jats(data)
     except ParseError as exc:
         raise InputError(path_name, _one_line(str(exc))) from exc
     statements = extract(document)
@@ -175,24 +169,26 @@ def process(
 
 # --- per-file work unit (runs in a worker process, or on a Dask worker) ------------------------
 
-_WORKER_CLASSIFIER: dict[str, Any] = {}
+# Per process: classifiers loaded by name (a model loads once per worker, not per file), and
+# the classifier a pool's initializer gave this worker.
+_loaded_classifiers: dict[str, Classifier] = {}
+_pool_classifier: Classifier | str | None = None
 
 
 def _init_worker(classifier: Classifier | str | None) -> None:
-    _WORKER_CLASSIFIER["current"] = classifier
+    global _pool_classifier
+    _pool_classifier = classifier
 
 
 def _worker_classifier(spec: Classifier | str | None) -> Classifier | None:
-    """Load a named classifier once per worker process; pass objects through."""
+    """Load a named classifier once per process; pass objects (and None) through."""
     if not isinstance(spec, str):
         return spec
-    cached = _WORKER_CLASSIFIER.get(f"name:{spec}")
-    if cached is None:
+    if spec not in _loaded_classifiers:
         from citelens.classify import load_classifier
 
-        cached = load_classifier(spec)
-        _WORKER_CLASSIFIER[f"name:{spec}"] = cached
-    return cached
+        _loaded_classifiers[spec] = load_classifier(spec)
+    return _loaded_classifiers[spec]
 
 
 def usable_classifier(name: str) -> tuple[str, str | None]:
@@ -201,8 +197,6 @@ def usable_classifier(name: str) -> tuple[str, str | None]:
     The trained "default" model needs the `model` extra; without it ingest still runs, on the
     cue-phrase baseline, and says so. Any other name that cannot load raises ModelError.
     """
-    from citelens.errors import ModelError
-
     try:
         _worker_classifier(name)
     except ModelError as exc:
@@ -225,7 +219,7 @@ def process_file(
     Failures are returned rather than raised because InputError does not survive pickling.
     """
     if classifier is None:
-        classifier = _WORKER_CLASSIFIER.get("current")
+        classifier = _pool_classifier
     try:
         model = _worker_classifier(classifier)
         if path.lower().endswith(PDF_SUFFIX):
@@ -321,6 +315,9 @@ def ingest(
     files = discover(paths, pdf=grobid_url is not None)
     summary = IngestSummary(files=len(files))
     seen = set() if force else known_digests(store)
+    bar = tqdm(
+        total=len(files), unit="file", file=sys.stderr, disable=not progress, dynamic_ncols=True
+    )
 
     def jobs() -> Iterator[tuple[str, str | None]]:
         for path in files:
@@ -337,9 +334,6 @@ def ingest(
             seen.add(digest)
             yield path, digest
 
-    bar = tqdm(
-        total=len(files), unit="file", file=sys.stderr, disable=not progress, dynamic_ncols=True
-    )
     try:
         for outcome in _outcomes(jobs(), classifier, grobid_url, workers, scheduler):
             if isinstance(outcome, Failure):
