@@ -169,3 +169,15 @@ def test_every_command_takes_db_and_optional_modules_are_guarded(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError, match="a_package_that_is_not_installed"):
         cli_module._optional_commands("broken_commands")
+
+
+def test_every_command_and_option_is_documented() -> None:
+    doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"`{name}`" in doc or f"citelens {name}" in doc, name
+    for name in ("ingest", "export", "report", "stats", "resolve", "quickstart"):
+        for param in cli.commands[name].params:
+            for opt in param.opts:
+                if opt.startswith("-") and opt != "--help":
+                    assert opt in doc, f"{name} {opt}"
+    assert "CITELENS_DB" in doc
