@@ -54,7 +54,7 @@ def test_a_broken_file_fails_alone_and_leaves_the_index_intact(
     code, out, err = invoke(example_db, "ingest", "--classifier", "baseline", str(path))
     assert code == 1
     assert "Traceback" not in out + err
-    assert "articles: 0" in out and "failures: 1" in out
+    assert "articles: 0 in" in out and "failures: 1" in out
     failure_lines = [line for line in out.splitlines() if line.startswith(str(path))]
     assert len(failure_lines) == 1
     assert BROKEN[name].lower() in failure_lines[0].lower()
@@ -75,7 +75,7 @@ def test_a_folder_of_good_and_broken_files(tmp_path: Path, tmp_db: Path) -> None
         shutil.copy(BAD / name, corpus / name)
     code, out, _ = invoke(tmp_db, "ingest", "--classifier", "baseline", str(corpus))
     assert code == 1
-    assert "articles: 3" in out and f"failures: {len(BROKEN)}" in out
+    assert "articles: 3 in" in out and f"failures: {len(BROKEN)}" in out
     for name in BROKEN:
         assert sum(line.startswith(str(corpus / name) + ": ") for line in out.splitlines()) == 1
 
@@ -90,14 +90,14 @@ def _work_keys(db: Path) -> list[tuple[str, str | None]]:
 def test_an_article_without_doi_keeps_one_identity(tmp_db: Path) -> None:
     path = str(BAD / "no-doi.xml")
     code, out, _ = invoke(tmp_db, "ingest", "--classifier", "baseline", path)
-    assert code == 0 and "articles: 1" in out
+    assert code == 0 and "articles: 1 in" in out
     keys = _work_keys(tmp_db)
     assert len(keys) == 1
     key, title = keys[0]
     assert not key.startswith("doi:") and title.startswith("Night feeding")
     statements = json.loads(invoke(tmp_db, "stats", "--json")[1])["statements"]
     code, out, _ = invoke(tmp_db, "ingest", "--force", "--classifier", "baseline", path)
-    assert code == 0 and "articles: 1" in out
+    assert code == 0 and "articles: 1 in" in out
     assert _work_keys(tmp_db) == keys
     assert json.loads(invoke(tmp_db, "stats", "--json")[1])["statements"] == statements
     exported = [json.loads(line) for line in invoke(tmp_db, "export")[1].splitlines()]
@@ -108,7 +108,7 @@ def test_references_without_ids_still_ingest(tmp_db: Path) -> None:
     path = str(BAD / "refs-without-ids.xml")
     code, out, _ = invoke(tmp_db, "ingest", "--classifier", "baseline", path)
     assert code == 0
-    assert "articles: 1" in out and "references: 2" in out
+    assert "articles: 1 in" in out and "references: 2" in out
     with sqlite3.connect(tmp_db) as conn:
         ref_ids = [r[0] for r in conn.execute("SELECT ref_id FROM refs ORDER BY ord")]
         dois = {r[0] for r in conn.execute("SELECT doi FROM refs")}

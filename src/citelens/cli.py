@@ -96,7 +96,7 @@ def print_summary(summary: Any, out: IO[str]) -> None:
     """The closing lines of an ingest: what was stored, what was resolved, what failed."""
     lines = [
         f"files: {summary.files} ({summary.skipped} unchanged, skipped)",
-        f"articles: {summary.articles}",
+        f"articles: {summary.articles} in {summary.seconds:.1f} s",
         f"statements: {summary.statements}",
         f"references: {summary.references}",
     ]

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import sys
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -63,6 +64,7 @@ class IngestSummary:
     references: int = 0  # references saved by this run
     resolve: ResolveSummary | None = None  # the whole index after the closing resolve pass
     failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the run, resolve included
 
     @property
     def resolved_share(self) -> float | None:
@@ -312,6 +314,7 @@ def ingest(
     classifies in a process pool; `scheduler` ("tcp://host:port") sends that work to a Dask
     cluster instead (classifier by name, files readable by the workers). Writes stay here.
     """
+    started = time.perf_counter()
     files = discover(paths, pdf=grobid_url is not None)
     summary = IngestSummary(files=len(files))
     seen = set() if force else known_digests(store)
@@ -344,6 +347,7 @@ def ingest(
     finally:
         bar.close()
     summary.resolve = store.resolve()
+    summary.seconds = time.perf_counter() - started
     return summary
 
 
