@@ -10,18 +10,16 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import click
 
 from citelens import __version__
 from citelens.errors import CitelensError, NotFound
 from citelens.store.base import Store
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DB = "citelens.db"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +45,8 @@ def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> N
 def db_option(command: click.Command) -> click.Command:
     """`--db` on a sub-command too (`citelens report --db x.db DOI`), also for the registered
     commands of other modules: it only overrides ctx.obj["db"], which they all read."""
+    if any("--db" in param.opts for param in command.params):
+        return command
     command.params.append(
         click.Option(
             ["--db"],
@@ -109,36 +109,17 @@ def print_summary(summary: Any, out: IO[str]) -> None:
     out.write("\n".join(lines) + "\n")
 
 
-def run_ingest(
-    ctx: click.Context,
-    paths: tuple[str, ...],
-    *,
-    grobid: str | None,
-    workers: int,
-    force: bool,
-    classifier: str,
-    scheduler: str | None,
-    progress: bool,
-) -> None:
+def run_ingest(store: Store, paths: list[str | Path], *, classifier: str, **options: Any) -> Any:
+    """pipeline.ingest with the classifier checked first (and "default" falling back to the
+    baseline with a warning) and the closing summary printed; returns the summary."""
     from citelens.pipeline import ingest, usable_classifier
 
     name, warning = usable_classifier(classifier)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-    with opened_store(ctx) as store:
-        summary = ingest(
-            paths,
-            store,
-            classifier=name,
-            grobid_url=grobid,
-            workers=workers,
-            force=force,
-            progress=progress,
-            scheduler=scheduler,
-        )
+    summary = ingest(paths, store, classifier=name, **options)
     print_summary(summary, sys.stdout)
-    if summary.failures:
-        ctx.exit(1)
+    return summary
 
 
 @cli.command("ingest")
@@ -165,16 +146,19 @@ def ingest_command(
     Unchanged files are skipped, a bad file is reported and the rest go on; the exit code is 1
     when any file failed.
     """
-    run_ingest(
-        ctx,
-        paths,
-        grobid=grobid,
-        workers=workers,
-        force=force,
-        classifier=classifier,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    with opened_store(ctx) as store:
+        summary = run_ingest(
+            store,
+            list(paths),
+            classifier=classifier,
+            grobid_url=grobid,
+            workers=workers,
+            force=force,
+            progress=progress,
+            scheduler=scheduler,
+        )
+    if summary.failures:
+        ctx.exit(1)
 
 
 # --- export, stats, resolve ------------------------------------------------------------------
@@ -341,17 +325,12 @@ def default_corpus() -> Path:
 @click.pass_context
 def quickstart_command(ctx: click.Context, workers: int, classifier: str) -> None:
     """Ingest the default corpus and print the report of its most-cited paper."""
-    from citelens.pipeline import ingest, usable_classifier
     from citelens.report import build_report
 
     corpus = default_corpus()
     click.echo(f"Ingesting {corpus} into {ctx.obj['db']}", err=True)
-    name, warning = usable_classifier(classifier)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
     with opened_store(ctx) as store:
-        summary = ingest([corpus], store, classifier=name, workers=workers)
-        print_summary(summary, sys.stdout)
+        summary = run_ingest(store, [corpus], classifier=classifier, workers=workers)
         doi = most_cited_doi(store)
         click.echo("\nMost-cited paper:")
         click.echo(format_report(build_report(store, doi)))
