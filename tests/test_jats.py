@@ -31,7 +31,7 @@ def _callout_ids(paragraph: Paragraph) -> list[tuple[str, tuple[str, ...]]]:
 
 def test_every_callout_offset_matches_its_surface(numbered: Document) -> None:
     callouts = [(p, c) for p in numbered.paragraphs for c in p.callouts]
-    assert len(callouts) == 20
+    assert len(callouts) == 22
     for paragraph, callout in callouts:
         assert paragraph.text[callout.start : callout.end] == callout.surface
 
@@ -75,6 +75,14 @@ def test_figure_inside_paragraph_is_its_own_caption(numbered: Document) -> None:
     assert caption.kind == "caption"
     assert _callout_ids(caption) == [("13", ("r-lima",))]
     assert _paragraph(numbered, "Growth curves.").kind == "caption"
+    credit = _paragraph(numbered, "Image credit:")
+    assert credit.kind == "caption" and _callout_ids(credit) == [("19", ("r-romeo",))]
+
+
+def test_unknown_element_with_running_text_is_a_paragraph(numbered: Document) -> None:
+    verse = _paragraph(numbered, "As the old song goes")
+    assert _callout_ids(verse) == [("19", ("r-romeo",))]
+    assert verse.section_title == "Cell culture"
 
 
 def test_table_rows_footnotes_abstract_and_lists(numbered: Document) -> None:

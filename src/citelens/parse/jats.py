@@ -437,6 +437,10 @@ class _DocumentBuilder:
                 self.table(child, path)
             elif tag in SKIPPED or tag in {"disp-formula", "ref"}:
                 continue
+            elif tag in {"attrib", "license-p"}:
+                self.paragraph(child, path, "caption")  # figure credits cite their source
+            elif _is_mixed_content(child):
+                self.paragraph(child, path, kind)
             else:
                 self.blocks(child, path, kind)
 
@@ -660,6 +664,17 @@ class _ParagraphText:
                 out.append(" ")
             out.append(" ".join(rest))
         return "".join(out), callouts
+
+
+def _is_mixed_content(element: etree._Element) -> bool:
+    """True for an element we do not know that holds running text or a callout itself.
+
+    Publishers invent containers (verse lines, speeches, notes); reading any of them that
+    carries its own text as a paragraph keeps their callouts.
+    """
+    if element.text and not element.text.isspace():
+        return True
+    return any(child.tag == "xref" or not (child.tail or " ").isspace() for child in element)
 
 
 def _entity_text(entity: etree._Entity) -> str:
