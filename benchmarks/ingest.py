@@ -58,8 +58,8 @@ def expected_total(limit: int | None) -> int:
     return min(total, limit) if limit is not None else total
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
 class Checkpoints:
@@ -73,7 +73,8 @@ class Checkpoints:
         if done in self.marks:
             print(
                 f"  {self.label}: {self.marks[done]:>4} ({done} articles) "
-                f"peak RSS {peak_rss_mib():.0f} MiB",
+                f"peak RSS {peak_rss_mib():.0f} MiB "
+                f"(largest worker process {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB)",
                 flush=True,
             )
 
