@@ -73,8 +73,7 @@ class Checkpoints:
         if done in self.marks:
             print(
                 f"  {self.label}: {self.marks[done]:>4} ({done} articles) "
-                f"peak RSS {peak_rss_mib():.0f} MiB "
-                f"(largest worker process {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB)",
+                f"peak RSS {peak_rss_mib():.0f} MiB",
                 flush=True,
             )
 
@@ -168,6 +167,9 @@ def end_to_end_pass(tar_path: Path, limit: int | None, total: int, workers: int)
                 pool.shutdown()
             store.close()
     print(f"  {articles} articles, {statements} statements, {failures} failures")
+    if pool is not None:
+        # Only workers that have ended count towards RUSAGE_CHILDREN: read it after shutdown.
+        print(f"  largest worker peak RSS {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
     print(
         f"  ingest {written:.1f} s: {articles / written:.1f} articles/s, "
         f"{statements / written:.0f} statements/s"
