@@ -181,3 +181,19 @@ def test_every_command_and_option_is_documented() -> None:
                 if opt.startswith("-") and opt != "--help":
                     assert opt in doc, f"{name} {opt}"
     assert "CITELENS_DB" in doc
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--db", "{tmp}/no/such/dir/x.db", "stats"], "does not exist"),
+        (["--db", "{tmp}/not-a-db.db", "stats"], "file is not a database"),
+        (["--db", "{tmp}/x.db", "ingest", "--classifier", "nosuch", "."], "unknown classifier"),
+    ],
+)
+def test_bad_settings_are_one_line(tmp_path: Path, args: list[str], words: str) -> None:
+    (tmp_path / "not-a-db.db").write_text("these bytes are not SQLite\n" * 10)
+    result = CliRunner().invoke(cli, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
