@@ -119,4 +119,4 @@ def test_fixture_article_statements_are_unique_and_spans_exact() -> None:
     assert ranged == ["r-gamma", "r-delta", "r-echo", "r-foxtrot", "r-golf", "r-golf-2"]
     # The unlinked callout "99" gives no statement.
     assert all(s.ref_id != "r-unknown" for s in statements)
-    assert len(statements) == 27
+    assert len(statements) == 28

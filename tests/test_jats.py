@@ -31,7 +31,7 @@ def _callout_ids(paragraph: Paragraph) -> list[tuple[str, tuple[str, ...]]]:
 
 def test_every_callout_offset_matches_its_surface(numbered: Document) -> None:
     callouts = [(p, c) for p in numbered.paragraphs for c in p.callouts]
-    assert len(callouts) == 22
+    assert len(callouts) == 23
     for paragraph, callout in callouts:
         assert paragraph.text[callout.start : callout.end] == callout.surface
 
@@ -62,7 +62,7 @@ def test_whitespace_collapsed_and_sections(numbered: Document) -> None:
     assert nested.section_title == "A nested heading"  # innermost title, as written
     assert nested.section_type is SectionType.INTRODUCTION  # from the outer sec-type
     methods = _paragraph(numbered, "Cells were grown")
-    assert methods.section_title == "Cell culture"
+    assert methods.section_title == "Cell culture as in 19"
     assert methods.section_type is SectionType.METHODS  # from the outer heading words
 
 
@@ -82,7 +82,14 @@ def test_figure_inside_paragraph_is_its_own_caption(numbered: Document) -> None:
 def test_unknown_element_with_running_text_is_a_paragraph(numbered: Document) -> None:
     verse = _paragraph(numbered, "As the old song goes")
     assert _callout_ids(verse) == [("19", ("r-romeo",))]
-    assert verse.section_title == "Cell culture"
+    assert verse.section_title == "Cell culture as in 19"
+
+
+def test_heading_that_cites_is_a_paragraph(numbered: Document) -> None:
+    heading = _paragraph(numbered, "Cell culture as in 19")
+    assert heading.kind == "heading" and _callout_ids(heading) == [("19", ("r-romeo",))]
+    assert heading.section_title == "Cell culture as in 19"
+    assert heading.section_type is SectionType.METHODS
 
 
 def test_table_rows_footnotes_abstract_and_lists(numbered: Document) -> None:

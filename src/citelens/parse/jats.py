@@ -422,8 +422,15 @@ class _DocumentBuilder:
             if not isinstance(tag, str):
                 continue
             if tag in {"sec", "app", "ack", "glossary"}:
-                title = _plain_text(child.find("title")) or None
-                self.blocks(child, (*path, (title, child.get("sec-type"))), kind)
+                title_element = child.find("title")
+                title = _plain_text(title_element) or None
+                inner = (*path, (title, child.get("sec-type")))
+                if title_element is not None and any(
+                    x.get("ref-type") == "bibr" for x in title_element.iter("xref")
+                ):
+                    # A heading such as "Comparison with Ren et al. (2012)" cites too.
+                    self.paragraph(title_element, inner, "heading")
+                self.blocks(child, inner, kind)
             elif tag == "p":
                 self.paragraph(child, path, kind)
             elif tag == "title":
