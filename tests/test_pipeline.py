@@ -184,3 +184,27 @@ def test_ingest_through_a_dask_scheduler_matches_local(tmp_path: Path) -> None:
         )
     assert summary.articles == 3 and not summary.failures
     assert remote == local
+
+
+def test_two_files_of_one_article_keep_the_last_and_reruns_change_nothing(
+    tmp_path: Path, tmp_db: Path
+) -> None:
+    corpus = tmp_path / "versions"
+    corpus.mkdir()
+    original = (EXAMPLES / "hepatocyte-calcium-clock.xml").read_bytes()
+    (corpus / "a-accepted.xml").write_bytes(original)
+    (corpus / "b-final.xml").write_bytes(original.replace(b"412 cells", b"415 cells"))
+    store = open_store(str(tmp_db))
+    try:
+        first = ingest([corpus], store, classifier="baseline", progress=False)
+        assert (first.articles, first.superseded) == (1, 1)
+        stats = store.stats()
+        for _ in range(2):
+            again = ingest([corpus], store, classifier="baseline", progress=False)
+            assert (again.articles, again.skipped, again.superseded) == (0, 1, 1)
+            assert store.stats() == stats
+        with store.reader() as conn:
+            (source,) = conn.execute("SELECT source_path FROM works WHERE has_full_text = 1")
+        assert source[0].endswith("b-final.xml")
+    finally:
+        store.close()

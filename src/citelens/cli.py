@@ -96,7 +96,13 @@ def print_summary(summary: Any, out: IO[str]) -> None:
     """The closing lines of an ingest: what was stored, what was resolved, what failed."""
     lines = [
         f"files: {summary.files} ({summary.skipped} unchanged, skipped)",
-        f"articles: {summary.articles} in {summary.seconds:.1f} s",
+        f"articles: {summary.articles} in {summary.seconds:.1f} s"
+        + (
+            f" ({summary.superseded} other files of the same articles not stored:"
+            " the last in path order is kept)"
+            if summary.superseded
+            else ""
+        ),
         f"statements: {summary.statements}",
         f"references: {summary.references}",
     ]

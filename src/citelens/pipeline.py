@@ -23,6 +23,7 @@ from tqdm import tqdm
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.errors import CitelensError, InputError, ModelError, ParseError
 from citelens.extract import extract
+from citelens.identity import work_key
 from citelens.model import Document, Statement
 from citelens.parse.jats import parse_jats
 from citelens.parse.tei import parse_tei
@@ -58,13 +59,27 @@ class Failure:
 @dataclass(slots=True)
 class IngestSummary:
     files: int = 0  # files discovered
-    articles: int = 0  # articles saved by this run
     skipped: int = 0  # files unchanged since their last ingest
-    statements: int = 0  # statements saved by this run
-    references: int = 0  # references saved by this run
+    # Citing work key -> (statements, references) of its last save in this run. Keyed by work
+    # so that two files of one article (a JATS and a TEI of the same paper) count once.
+    saved: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # files not kept because another file of the same article was stored after them
+    superseded: int = 0
     resolve: ResolveSummary | None = None  # the whole index after the closing resolve pass
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the run, resolve included
+
+    @property
+    def articles(self) -> int:
+        return len(self.saved)
+
+    @property
+    def statements(self) -> int:
+        return sum(statements for statements, _ in self.saved.values())
+
+    @property
+    def references(self) -> int:
+        return sum(references for _, references in self.saved.values())
 
     @property
     def resolved_share(self) -> float | None:
@@ -271,16 +286,31 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, pdf: bool = False) -> l
     return list(found)
 
 
-def known_digests(store: Store) -> set[str]:
-    """sha256 of every source file whose article is in the index."""
+def known_sources(store: Store) -> dict[str, tuple[str, str]]:
+    """sha256 -> (work key, source path) of every source file whose article is in the index."""
     reader = getattr(store, "reader", None)
     if reader is None:
-        return set()
+        return {}
     with reader() as conn:
         rows = conn.execute(
-            "SELECT source_sha256 FROM works WHERE has_full_text = 1 AND source_sha256 IS NOT NULL"
+            "SELECT source_sha256, key, source_path FROM works"
+            " WHERE has_full_text = 1 AND source_sha256 IS NOT NULL"
         )
-        return {row[0] for row in rows}
+        return {sha: (key, path) for sha, key, path in rows}
+
+
+def citing_key(article: ProcessedArticle) -> str:
+    """The citing work's identity as the store derives it (identity.work_key, else the digest)."""
+    meta = article.document.meta
+    key = work_key(
+        doi=meta.doi,
+        pmid=meta.pmid,
+        pmcid=meta.pmcid,
+        title=meta.title,
+        year=meta.year,
+        authors=meta.authors,
+    )
+    return key or f"sha:{article.sha256}"
 
 
 def _ordered_results(
@@ -317,7 +347,13 @@ def ingest(
     started = time.perf_counter()
     files = discover(paths, pdf=grobid_url is not None)
     summary = IngestSummary(files=len(files))
-    seen = set() if force else known_digests(store)
+    known = {} if force else known_sources(store)
+    seen = set(known)
+    # Two files of one article (a JATS and a TEI of the same paper): the one the index holds
+    # stays when it is part of this run too, so that re-running the same folders changes
+    # nothing. Without it the unchanged holder is skipped and its sibling overwrites it.
+    in_run = set(files)
+    holders = {key: path for key, path in known.values() if path in in_run}
     bar = tqdm(
         total=len(files), unit="file", file=sys.stderr, disable=not progress, dynamic_ncols=True
     )
@@ -341,6 +377,8 @@ def ingest(
         for outcome in _outcomes(jobs(), classifier, grobid_url, workers, scheduler):
             if isinstance(outcome, Failure):
                 summary.failures.append(outcome)
+            elif holders.get(citing_key(outcome), outcome.path) != outcome.path:
+                summary.superseded += 1
             else:
                 _save(store, outcome, summary)
             bar.update(1)
@@ -399,6 +437,6 @@ def _save(store: Store, article: ProcessedArticle, summary: IngestSummary) -> No
         # One article the store refuses (its transaction rolled back) is that file's failure.
         summary.failures.append(Failure(article.path, f"not stored: {_one_line(str(exc))}"))
         return
-    summary.articles += 1
-    summary.statements += saved.statements
-    summary.references += saved.references
+    if saved.key in summary.saved:
+        summary.superseded += 1
+    summary.saved[saved.key] = (saved.statements, saved.references)
