@@ -50,9 +50,7 @@ def test_statement_pages_never_repeat(conn: sqlite3.Connection) -> None:
         assert result["total"] == 6
         seen += [item["id"] for item in result["items"]]
     assert len(seen) == len(set(seen)) == 6
-    texts = [
-        i["text"] for i in report.list_statements(conn, TARGET_DOI, page_size=100)["items"]
-    ]
+    texts = [i["text"] for i in report.list_statements(conn, TARGET_DOI, page_size=100)["items"]]
     assert len(texts) == len(set(texts))
 
 
@@ -161,3 +159,47 @@ def test_summary_says_the_numbers(conn: sqlite3.Connection) -> None:
     assert "2 statements support it (mostly in Results)" in text
     assert "1 statement contrasts it" in text
     assert XSS not in text
+
+
+def test_cached_report_sees_new_statements(tmp_path: Path) -> None:
+    path = build_small_index(tmp_path / "index.db")
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert report.build_report(reader, TARGET_DOI)["statements"] == 6
+    writer = sqlite3.connect(path)
+    writer.execute(
+        "INSERT INTO statements (citing_work_id, ref_row_id, cited_work_id, ref_id, paragraph,"
+        " sentence, section_type, text, callouts, label, confidence, citing_year)"
+        " VALUES (4, 30, 1, 'bib1', 9, 9, 'discussion', 'Unlike Lovelace (2012).', '[]',"
+        " 'contrasting', 0.9, 2018)"
+    )
+    writer.commit()
+    writer.close()
+    again = report.build_report(reader, TARGET_DOI)
+    assert (again["statements"], again["contrasting"]) == (7, 2)
+    reader.close()
+
+
+FILTER_CASES = [
+    {},
+    {"type": ["mentioning"]},
+    {"type": ["supporting", "contrasting"], "relationship": "independent"},
+    {"section": ["introduction", "results"], "year_to": 2016},
+    {"author": ["Ada Lovelace"], "type": ["mentioning"]},
+    {"journal": ["eLife", "Cell"], "publication_type": ["research-article"]},
+    {"year_from": 2015, "relationship": "self"},
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES)
+def test_facet_counts_match_brute_force(conn: sqlite3.Connection, filters: dict) -> None:
+    """Each option's count equals the total obtained by choosing that option alone."""
+    result = report.list_statements(conn, TARGET_DOI, filters, page_size=100)
+    assert result["total"] == len(result["items"])
+    for name, options in result["facets"].items():
+        for option in options:
+            if name == "year":
+                narrowed = {**filters, "year_from": option["value"], "year_to": option["value"]}
+            else:
+                narrowed = {**filters, name: [option["value"]]}
+            expected = report.list_statements(conn, TARGET_DOI, narrowed)["total"]
+            assert option["count"] == expected, (name, option)

@@ -1,20 +1,24 @@
 """Report queries: a store's statements about one paper turned into tallies, facets and pages.
 
-The SQL edges read a store's read-only connection; the cores (facet tallies, ordering, highlight
-segments, the plain-language summary) are pure functions of the rows they are given.
+The SQL edges read a store's read-only connection; the cores (a paper's statements as numpy
+columns, facet tallies, ordering, highlight segments, the summary) are pure functions.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import sqlite3
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
+
+import numpy as np
 
 from citelens.errors import NotFound, QueryError
 from citelens.identifiers import normalise_doi
@@ -139,28 +143,48 @@ class StatementFilters:
 # Pure cores
 
 
-@dataclass(slots=True)
-class FacetRow:
-    """The columns of one statement that filters, facets and orderings read."""
+@dataclass(frozen=True, slots=True)
+class StatementTable:
+    """The columns of a set of statements that filters, facets and orderings read.
 
-    id: int
-    citing_work_id: int
-    label: str | None
-    section_type: str
-    year: int | None
-    publication_type: str | None
-    journal: str | None
-    self_citation: bool
-    confidence: float | None
-    authors: tuple[str, ...] = field(default=())
+    Columns are numpy arrays, one entry per statement, with strings coded as indexes into
+    vocabularies, so that a 10,000-statement report is filtered and tallied in C loops.
+    Authors are pairs (work index, author index): a citing work has several.
+    """
+
+    ids: np.ndarray  # statement ids
+    work: np.ndarray  # index into work_ids
+    work_ids: np.ndarray  # citing work id of each work index
+    label: np.ndarray  # index into LABEL_VALUES
+    section: np.ndarray  # index into sections
+    sections: tuple[str, ...]
+    year: np.ndarray  # citing year; 0 when unknown
+    ptype: np.ndarray  # index into ptypes
+    ptypes: tuple[str, ...]
+    journal: np.ndarray  # index into journals; -1 when unknown
+    journals: tuple[str, ...]
+    self_citation: np.ndarray  # bool
+    confidence: np.ndarray  # float; -1 when unclassified
+    author_work: np.ndarray  # work index of each (work, author) pair
+    author: np.ndarray  # author index of each pair
+    authors: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def dedupe_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+LABEL_VALUES = (*LABELS, UNCLASSIFIED)
+# relevance without a search: supporting and contrasting first, then mentioning, unclassified.
+_POSITION_RANK = np.array([0, 1, 0, 2])
+assert LABEL_VALUES == ("supporting", "mentioning", "contrasting", UNCLASSIFIED)
+
+
+def dedupe_rows(rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
     """Keep the first row per (citing work, paragraph, sentence, cited work).
 
     A sentence that cites one work through two entries of a reference list (a duplicated
     bibliography entry) is stored twice; a reader must see it once. Rows are
-    (id, citing_work_id, paragraph, sentence, cited_work_id, ...) in id order.
+    (id, citing_work_id, paragraph, sentence, cited_work_id, ...).
     """
     seen: set[tuple[Any, ...]] = set()
     kept = []
@@ -172,102 +196,189 @@ def dedupe_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return kept
 
 
-def _facet_values(row: FacetRow) -> dict[str, tuple[Any, ...]]:
-    return {
-        "type": (row.label or UNCLASSIFIED,),
-        "section": (row.section_type,),
-        "year": (row.year,),
-        "publication_type": (row.publication_type or UNKNOWN_TYPE,),
-        "relationship": ("self" if row.self_citation else "independent",),
-        "author": row.authors,
-        "journal": (row.journal,) if row.journal else (),
-    }
+def _codes(values: Iterable[Any], vocab: dict[Any, int]) -> np.ndarray:
+    return np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32)
 
 
-FACETS = ("type", "section", "year", "publication_type", "relationship", "author", "journal")
+def build_table(
+    rows: Sequence[Sequence[Any]], authors_of: Mapping[int, Sequence[str]]
+) -> StatementTable:
+    """A StatementTable of deduplicated rows (as _FACET_SQL selects them) and citing authors."""
+    rows = dedupe_rows(rows)
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 12
+    work_vocab: dict[int, int] = {}
+    work = _codes(cols[1], work_vocab)
+    label_vocab = {v: i for i, v in enumerate(LABEL_VALUES)}
+    label = np.fromiter((label_vocab.get(v or UNCLASSIFIED, 3) for v in cols[5]), np.int8, n)
+    section_vocab = {v: i for i, v in enumerate(SECTIONS)}
+    section = _codes(cols[6], section_vocab)
+    ptype_vocab: dict[str, int] = {}
+    ptype = _codes((v or UNKNOWN_TYPE for v in cols[8]), ptype_vocab)
+    journal_vocab: dict[str, int] = {}
+    journal = np.fromiter(
+        (journal_vocab.setdefault(v, len(journal_vocab)) if v else -1 for v in cols[9]),
+        np.int32,
+        n,
+    )
+    author_vocab: dict[str, int] = {}
+    pairs_work: list[int] = []
+    pairs_author: list[int] = []
+    for wid, index in work_vocab.items():
+        for name in dict.fromkeys(authors_of.get(wid, ())):
+            pairs_work.append(index)
+            pairs_author.append(author_vocab.setdefault(name, len(author_vocab)))
+    return StatementTable(
+        ids=np.fromiter(cols[0], np.int64, n),
+        work=work,
+        work_ids=np.fromiter(work_vocab, np.int64, len(work_vocab)),
+        label=label,
+        section=section,
+        sections=tuple(section_vocab),
+        year=np.fromiter((y or 0 for y in cols[7]), np.int32, n),
+        ptype=ptype,
+        ptypes=tuple(ptype_vocab),
+        journal=journal,
+        journals=tuple(journal_vocab),
+        self_citation=np.fromiter((bool(v) for v in cols[10]), bool, n),
+        confidence=np.fromiter((-1.0 if c is None else c for c in cols[11]), np.float64, n),
+        author_work=np.array(pairs_work, dtype=np.int32),
+        author=np.array(pairs_author, dtype=np.int32),
+        authors=tuple(author_vocab),
+    )
 
 
-def _failing(row: FacetRow, f: StatementFilters) -> list[str]:
-    failing = []
-    if f.type and (row.label or UNCLASSIFIED) not in f.type:
-        failing.append("type")
-    if f.section and row.section_type not in f.section:
-        failing.append("section")
-    if (f.year_from is not None or f.year_to is not None) and (
-        row.year is None
-        or (f.year_from is not None and row.year < f.year_from)
-        or (f.year_to is not None and row.year > f.year_to)
-    ):
-        failing.append("year")
-    if f.publication_type and (row.publication_type or UNKNOWN_TYPE) not in f.publication_type:
-        failing.append("publication_type")
-    if f.relationship and ("self" if row.self_citation else "independent") not in f.relationship:
-        failing.append("relationship")
-    if f.author and not any(a in f.author for a in row.authors):
-        failing.append("author")
-    if f.journal and row.journal not in f.journal:
-        failing.append("journal")
-    return failing
+def _filter_masks(t: StatementTable, f: StatementFilters) -> dict[str, np.ndarray]:
+    """One boolean mask per active filter (options inside a facet combine with OR)."""
+    masks: dict[str, np.ndarray] = {}
+
+    def among(codes: np.ndarray, vocab: Sequence[str], chosen: Sequence[str]) -> np.ndarray:
+        wanted = [i for i, v in enumerate(vocab) if v in chosen]
+        return np.isin(codes, wanted)
+
+    if f.type:
+        masks["type"] = among(t.label, LABEL_VALUES, f.type)
+    if f.section:
+        masks["section"] = among(t.section, t.sections, f.section)
+    if f.year_from is not None or f.year_to is not None:
+        mask = t.year > 0
+        if f.year_from is not None:
+            mask &= t.year >= f.year_from
+        if f.year_to is not None:
+            mask &= t.year <= f.year_to
+        masks["year"] = mask
+    if f.publication_type:
+        masks["publication_type"] = among(t.ptype, t.ptypes, f.publication_type)
+    if f.relationship and set(f.relationship) != {"self", "independent"}:
+        masks["relationship"] = t.self_citation if "self" in f.relationship else ~t.self_citation
+    if f.author:
+        has = np.zeros(len(t.work_ids), dtype=bool)
+        has[t.author_work[among(t.author, t.authors, f.author)]] = True
+        masks["author"] = has[t.work]
+    if f.journal:
+        masks["journal"] = among(t.journal, t.journals, f.journal)
+    return masks
 
 
 def filter_and_facet(
-    rows: Sequence[FacetRow], filters: StatementFilters
-) -> tuple[list[FacetRow], dict[str, list[dict[str, Any]]]]:
-    """The rows that pass every filter, and for each facet its options' counts.
+    t: StatementTable, f: StatementFilters, within: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, list[dict[str, Any]]]]:
+    """Positions of the statements that pass every filter, and each facet's option counts.
 
     An option's count is the number of statements that would be shown if that option were
     chosen: every other facet's filter applies, the facet's own does not (so choosing a second
-    section adds to the first instead of emptying the list).
+    section adds to the first instead of emptying the list). `within` (a search's matches)
+    narrows every count.
     """
-    passing: list[FacetRow] = []
-    counts: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
-    for row in rows:
-        failing = _failing(row, filters)
-        if len(failing) > 1:
-            continue
-        values = _facet_values(row)
-        if not failing:
-            passing.append(row)
-            for name in FACETS:
-                counts[name].update(values[name])
+    masks = _filter_masks(t, f)
+    base = np.ones(len(t), dtype=bool) if within is None else within
+
+    def without(name: str | None) -> np.ndarray:
+        mask = base.copy()
+        for other, m in masks.items():
+            if other != name:
+                mask &= m
+        return mask
+
+    every = without(None)
+
+    def count(name: str, codes: np.ndarray, size: int) -> np.ndarray:
+        mask = every if name not in masks else without(name)
+        return np.bincount(codes[mask], minlength=size)
+
+    type_counts = count("type", t.label, len(LABEL_VALUES))
+    section_counts = count("section", t.section, len(t.sections))
+    year_mask = every if "year" not in masks else without("year")
+    years, year_counts = np.unique(t.year[year_mask & (t.year > 0)], return_counts=True)
+    ptype_counts = count("publication_type", t.ptype, len(t.ptypes))
+    rel_mask = every if "relationship" not in masks else without("relationship")
+    self_n = int(np.count_nonzero(t.self_citation & rel_mask))
+    journal_mask = every if "journal" not in masks else without("journal")
+    journal_counts = np.bincount(
+        t.journal[journal_mask & (t.journal >= 0)], minlength=len(t.journals)
+    )
+    author_mask = every if "author" not in masks else without("author")
+    per_work = np.bincount(t.work[author_mask], minlength=len(t.work_ids))
+    author_counts = np.bincount(
+        t.author, weights=per_work[t.author_work], minlength=len(t.authors)
+    ).astype(np.int64)
+
+    def options(values: Sequence[Any], counts: Sequence[int], chosen: Sequence[Any]) -> list:
+        return [
+            {"value": v, "count": int(c), "selected": v in chosen}
+            for v, c in zip(values, counts, strict=True)
+        ]
+
+    def top(vocab: Sequence[str], counts: np.ndarray, chosen: Sequence[str]) -> list:
+        if len(counts) > FACET_TOP * 4:
+            # Only the largest counts can reach the top: sort a few hundred, not thousands.
+            keep = np.argpartition(-counts, FACET_TOP * 4)[: FACET_TOP * 4]
         else:
-            counts[failing[0]].update(values[failing[0]])
-    return passing, _facet_options(counts, filters)
+            keep = np.arange(len(counts))
+        ranked = sorted(
+            (int(i) for i in keep if counts[i] > 0), key=lambda i: (-counts[i], vocab[i])
+        )[:FACET_TOP]
+        shown = [vocab[i] for i in ranked]
+        index = {v: i for i, v in enumerate(vocab)} if chosen else {}
+        extra = [v for v in chosen if v not in shown]
+        return [
+            {"value": vocab[i], "count": int(counts[i]), "selected": vocab[i] in chosen}
+            for i in ranked
+        ] + [
+            {"value": v, "count": int(counts[index[v]]) if v in index else 0, "selected": True}
+            for v in extra
+        ]
 
-
-def _facet_options(
-    counts: Mapping[str, Counter[Any]], f: StatementFilters
-) -> dict[str, list[dict[str, Any]]]:
-    def options(values: Iterable[Any], counter: Counter[Any], chosen: Sequence[Any]) -> list:
-        return [{"value": v, "count": counter.get(v, 0), "selected": v in chosen} for v in values]
-
-    def top(counter: Counter[Any], chosen: Sequence[Any]) -> list:
-        ranked = [v for v, _ in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))]
-        shown = ranked[:FACET_TOP] + [v for v in chosen if v not in ranked[:FACET_TOP]]
-        return options(shown, counter, chosen)
-
-    type_values = list(LABELS) + ([UNCLASSIFIED] if counts["type"].get(UNCLASSIFIED) else [])
-    years = sorted((y for y in counts["year"] if y is not None), reverse=True)
+    shown_types = list(LABELS) + ([UNCLASSIFIED] if type_counts[3] else [])
     in_range = [
-        y
+        int(y)
         for y in years
         if (f.year_from is None or y >= f.year_from) and (f.year_to is None or y <= f.year_to)
     ]
-    return {
-        "type": options(type_values, counts["type"], f.type),
-        "section": options(SECTIONS, counts["section"], f.section),
-        "year": options(years, counts["year"], in_range if f.year_from or f.year_to else ()),
-        "publication_type": top(counts["publication_type"], f.publication_type),
-        "relationship": options(("independent", "self"), counts["relationship"], f.relationship),
-        "author": top(counts["author"], f.author),
-        "journal": top(counts["journal"], f.journal),
+    facets = {
+        "type": options(shown_types, type_counts[: len(shown_types)], f.type),
+        "section": options(SECTIONS, section_counts[: len(SECTIONS)], f.section),
+        "year": options(
+            [int(y) for y in years[::-1]],
+            year_counts[::-1],
+            in_range if "year" in masks else (),
+        ),
+        "publication_type": top(t.ptypes, ptype_counts, f.publication_type),
+        "relationship": options(
+            ("independent", "self"),
+            (int(np.count_nonzero(rel_mask)) - self_n, self_n),
+            f.relationship,
+        ),
+        "author": top(t.authors, author_counts, f.author),
+        "journal": top(t.journals, journal_counts, f.journal),
     }
+    return np.flatnonzero(every), facets
 
 
-def order_rows(
-    rows: Sequence[FacetRow], sort: str, scores: Mapping[int, float] | None = None
-) -> list[FacetRow]:
-    """Rows in display order.
+def order_positions(
+    t: StatementTable, positions: np.ndarray, sort: str, scores: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions in display order.
 
     relevance with a search: best bm25 first. relevance without one: statements that take a
     position (supporting, contrasting) first, then mentioning, then unclassified; each by
@@ -275,22 +386,39 @@ def order_rows(
     """
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    ids, year = t.ids[positions], t.year[positions]
     if sort == "relevance" and scores is not None:
-        return sorted(rows, key=lambda r: (scores.get(r.id, 0.0), r.id))
-    if sort == "relevance":
-        rank = {Label.SUPPORTING.value: 0, Label.CONTRASTING.value: 0, Label.MENTIONING.value: 1}
-        return sorted(
-            rows,
-            key=lambda r: (
-                rank.get(r.label or "", 2),
-                -(r.confidence or 0.0),
-                -(r.year or 0),
-                r.id,
-            ),
-        )
-    if sort == "newest":
-        return sorted(rows, key=lambda r: (r.year is None, -(r.year or 0), -r.id))
-    return sorted(rows, key=lambda r: (r.year is None, r.year or 0, r.id))
+        keys: tuple[np.ndarray, ...] = (ids, scores[positions])
+    elif sort == "relevance":
+        keys = (ids, -year, -t.confidence[positions], _POSITION_RANK[t.label[positions]])
+    elif sort == "newest":
+        keys = (-ids, -year, year == 0)
+    else:
+        keys = (ids, year, year == 0)
+    # lexsort sorts by the last key first.
+    return positions[np.lexsort(keys)]
+
+
+def tally(t: StatementTable) -> dict[str, Any]:
+    """Citing publications, statements per label, and per section and label."""
+    labels = np.bincount(t.label, minlength=len(LABEL_VALUES))
+    width = len(LABEL_VALUES)
+    grid = np.bincount(
+        t.section.astype(np.int64) * width + t.label, minlength=len(t.sections) * width
+    ).reshape(len(t.sections), width)
+    sections = {
+        name: {
+            "statements": int(grid[i].sum()),
+            **{label: int(grid[i][j]) for j, label in enumerate(LABELS)},
+        }
+        for i, name in enumerate(t.sections)
+    }
+    return {
+        "citing_publications": len(np.unique(t.work)),
+        "statements": len(t),
+        **{label: int(labels[j]) for j, label in enumerate(LABELS)},
+        "sections": sections,
+    }
 
 
 def fts_queries(q: str) -> list[str]:
@@ -418,12 +546,14 @@ def author_names(authors_json: str | None) -> tuple[str, ...]:
     """Display names ("Given Family") of a works.authors JSON list."""
     names = []
     for a in _json_list(authors_json):
-        if isinstance(a, Mapping):
-            name = " ".join(p for p in (a.get("given") or "", a.get("family") or "") if p).strip()
-            if name:
-                names.append(name)
-        elif isinstance(a, str) and a.strip():
-            names.append(a.strip())
+        if isinstance(a, dict):
+            given, family = a.get("given") or "", a.get("family") or ""
+            name = f"{given} {family}" if given and family else given or family
+        else:
+            name = a if isinstance(a, str) else ""
+        name = name.strip()
+        if name:
+            names.append(name)
     return tuple(names)
 
 
@@ -448,33 +578,9 @@ _FACET_SQL = (
 )
 
 
-def _facet_rows(
-    conn: sqlite3.Connection, raw: Iterable[tuple[Any, ...]], need_authors: bool = True
-) -> list[FacetRow]:
-    kept = dedupe_rows(raw)
-    authors: dict[int, tuple[str, ...]] = {}
-    if need_authors and kept:
-        authors = _citing_authors(conn, {r[1] for r in kept})
-    return [
-        FacetRow(
-            id=r[0],
-            citing_work_id=r[1],
-            label=r[5],
-            section_type=r[6],
-            year=r[7],
-            publication_type=r[8],
-            journal=r[9],
-            self_citation=bool(r[10]),
-            confidence=r[11],
-            authors=authors.get(r[1], ()),
-        )
-        for r in kept
-    ]
-
-
-def _citing_authors(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[str, ...]]:
+def _citing_authors(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     out: dict[int, tuple[str, ...]] = {}
-    wanted = sorted(ids)
+    wanted = sorted(set(ids))
     # 900 stays under SQLite's default limit on bound parameters.
     for chunk_start in range(0, len(wanted), 900):
         chunk = wanted[chunk_start : chunk_start + 900]
@@ -484,6 +590,89 @@ def _citing_authors(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[
         ):
             out[wid] = author_names(authors_json)
     return out
+
+
+def _table_of(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> StatementTable:
+    return build_table(rows, _citing_authors(conn, (r[1] for r in rows)))
+
+
+def _index_state(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+    """What changes whenever a writer commits to the index file; None for an in-memory one.
+
+    Every commit grows or rewrites the -wal file (or the database file when not in WAL
+    mode), so its size and modification time, with the newest statement id, tell a cached
+    table that it is stale.
+    """
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        return None
+    state: list[Any] = [path]
+    for name in (path, path + "-wal"):
+        try:
+            st = os.stat(name)
+            state += [st.st_mtime_ns, st.st_size]
+        except FileNotFoundError:
+            state += [0, 0]
+    state.append(conn.execute("SELECT max(id) FROM statements").fetchone()[0])
+    return tuple(state)
+
+
+class _TableCache:
+    """The StatementTables of recently viewed papers, dropped as soon as the index changes.
+
+    Reading and coding a paper's 10,000 statement rows and its citing authors costs far more
+    than filtering and tallying them; a paper's report pages and API calls share one table.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._tables: OrderedDict[tuple[Any, ...], StatementTable] = OrderedDict()
+
+    def get(
+        self, conn: sqlite3.Connection, work_id: int, build: Callable[[], StatementTable]
+    ) -> StatementTable:
+        # The state is read before the rows: a commit in between makes the next call rebuild.
+        state = _index_state(conn)
+        if state is None:
+            return build()
+        key = (*state, work_id)
+        with self._lock:
+            table = self._tables.get(key)
+            if table is not None:
+                self._tables.move_to_end(key)
+                return table
+        table = build()
+        with self._lock:
+            stale = [k for k in self._tables if k[0] == state[0] and k[:-1] != state]
+            for k in stale:
+                del self._tables[k]
+            self._tables[key] = table
+            while len(self._tables) > self._size:
+                self._tables.popitem(last=False)
+        return table
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tables.clear()
+
+
+_TABLES = _TableCache()
+
+
+def clear_report_cache() -> None:
+    """Forget every cached paper table (benchmarks time the uncached path with it)."""
+    _TABLES.clear()
+
+
+def _paper_table(conn: sqlite3.Connection, work_id: int) -> StatementTable:
+    return _TABLES.get(
+        conn,
+        work_id,
+        lambda: _table_of(
+            conn, conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ?", (work_id,)).fetchall()
+        ),
+    )
 
 
 def _run_fts(
@@ -499,24 +688,6 @@ def _run_fts(
     raise QueryError(f"cannot search for {q!r}: {last}; try plain words")
 
 
-def _tallies(rows: Sequence[FacetRow]) -> dict[str, Any]:
-    labels = Counter(r.label for r in rows)
-    sections: dict[str, dict[str, int]] = {
-        s: {"statements": 0, **dict.fromkeys(LABELS, 0)} for s in SECTIONS
-    }
-    for r in rows:
-        bucket = sections.setdefault(r.section_type, {"statements": 0, **dict.fromkeys(LABELS, 0)})
-        bucket["statements"] += 1
-        if r.label in LABELS:
-            bucket[r.label] += 1
-    return {
-        "citing_publications": len({r.citing_work_id for r in rows}),
-        "statements": len(rows),
-        **{label: labels.get(label, 0) for label in LABELS},
-        "sections": sections,
-    }
-
-
 def _work_meta(row: Sequence[Any]) -> dict[str, Any]:
     return {
         "doi": row[1],
@@ -529,17 +700,11 @@ def _work_meta(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _paper_rows(conn: sqlite3.Connection, work_id: int) -> list[FacetRow]:
-    return _facet_rows(
-        conn, conn.execute(_FACET_SQL + " WHERE s.cited_work_id = ? ORDER BY s.id", (work_id,))
-    )
-
-
 def _report_of(
-    conn: sqlite3.Connection, work: Sequence[Any], rows: Sequence[FacetRow]
+    conn: sqlite3.Connection, work: Sequence[Any], table: StatementTable
 ) -> dict[str, Any]:
-    _, facets = filter_and_facet(rows, StatementFilters())
-    report = {**_work_meta(work), **_tallies(rows)}
+    _, facets = filter_and_facet(table, StatementFilters())
+    report = {**_work_meta(work), **tally(table)}
     report["has_full_text"] = bool(work[7])
     report["references"] = (
         conn.execute("SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)).fetchone()[0]
@@ -555,7 +720,7 @@ def build_report(store: Source, doi: str) -> dict[str, Any]:
     """The report of one cited paper: its metadata, tallies, tallies per section and facets."""
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        return _report_of(conn, work, _paper_rows(conn, work[0]))
+        return _report_of(conn, work, _paper_table(conn, work[0]))
 
 
 def _check_page(page: int, page_size: int) -> None:
@@ -575,17 +740,18 @@ def _as_filters(filters: StatementFilters | Mapping[str, Any] | None) -> Stateme
 
 def _page_of(
     conn: sqlite3.Connection,
-    rows: Sequence[FacetRow],
+    table: StatementTable,
     f: StatementFilters,
     sort: str,
     page: int,
     page_size: int,
-    scores: Mapping[int, float] | None,
+    scores: np.ndarray | None,
     fts_query: str | None,
 ) -> dict[str, Any]:
-    passing, facets = filter_and_facet(rows, f)
-    ordered = order_rows(passing, sort, scores)
-    chosen = [r.id for r in ordered[(page - 1) * page_size : page * page_size]]
+    within = None if scores is None else np.isfinite(scores)
+    passing, facets = filter_and_facet(table, f, within)
+    ordered = order_positions(table, passing, sort, scores)
+    chosen = [int(i) for i in table.ids[ordered[(page - 1) * page_size : page * page_size]]]
     total = len(passing)
     return {
         "total": total,
@@ -600,16 +766,24 @@ def _page_of(
     }
 
 
+def _scores(table: StatementTable, hits: Iterable[Sequence[Any]]) -> np.ndarray:
+    """bm25 of each statement of the table; +inf for those the search did not match."""
+    found = dict(hits)
+    return np.fromiter(
+        (found.get(int(i), np.inf) for i in table.ids), dtype=np.float64, count=len(table)
+    )
+
+
 def _statements_of(
     conn: sqlite3.Connection,
     work: Sequence[Any],
-    rows: Sequence[FacetRow],
+    table: StatementTable,
     f: StatementFilters,
     sort: str,
     page: int,
     page_size: int,
 ) -> dict[str, Any]:
-    scores: dict[int, float] | None = None
+    scores: np.ndarray | None = None
     fts_query = None
     if f.q is not None:
         # The search ranks within the paper's statements: the FTS matches are joined to them.
@@ -620,9 +794,8 @@ def _statements_of(
             " ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? AND s.cited_work_id = ?",
             (work[0],),
         )
-        scores = {h[0]: h[1] for h in hits}
-        rows = [r for r in rows if r.id in scores]
-    result = _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
+        scores = _scores(table, hits)
+    result = _page_of(conn, table, f, sort, page, page_size, scores, fts_query)
     result["doi"] = work[1]
     return result
 
@@ -648,7 +821,7 @@ def list_statements(
     f = _checked_request(filters, sort, page, page_size)
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        return _statements_of(conn, work, _paper_rows(conn, work[0]), f, sort, page, page_size)
+        return _statements_of(conn, work, _paper_table(conn, work[0]), f, sort, page, page_size)
 
 
 def report_page(
@@ -663,10 +836,10 @@ def report_page(
     f = _checked_request(filters, sort, page, page_size)
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        rows = _paper_rows(conn, work[0])
+        table = _paper_table(conn, work[0])
         return {
-            "report": _report_of(conn, work, rows),
-            "statements": _statements_of(conn, work, rows, f, sort, page, page_size),
+            "report": _report_of(conn, work, table),
+            "statements": _statements_of(conn, work, table, f, sort, page, page_size),
         }
 
 
@@ -687,12 +860,12 @@ def search_statements(
             f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
             f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
             f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
-            f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? ORDER BY s.id",
+            f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ?",
             (),
         )
-        scores = {h[0]: h[12] for h in hits}
-        rows = _facet_rows(conn, hits)
-        return _page_of(conn, rows, f, sort, page, page_size, scores, fts_query)
+        table = _table_of(conn, [h[:12] for h in hits])
+        scores = _scores(table, ((h[0], h[12]) for h in hits))
+        return _page_of(conn, table, f, sort, page, page_size, scores, fts_query)
 
 
 _ITEM_SQL = (
