@@ -175,7 +175,7 @@ def test_every_command_and_option_is_documented() -> None:
     doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     for name in cli.commands:
         assert f"`{name}`" in doc or f"citelens {name}" in doc, name
-    for name in ("ingest", "export", "report", "stats", "resolve", "quickstart"):
+    for name in ("ingest", "export", "report", "search", "stats", "resolve", "quickstart"):
         for param in cli.commands[name].params:
             for opt in param.opts:
                 if opt.startswith("-") and opt != "--help":
@@ -197,3 +197,19 @@ def test_bad_settings_are_one_line(tmp_path: Path, args: list[str], words: str) 
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_search_across_the_index(example_db: Path) -> None:
+    code, out, _ = run("--db", str(example_db), "search", "contradict", "--format", "json")
+    assert code == 0
+    found = json.loads(out)
+    assert found["total"] >= 1
+    # The search covers the sentence and its neighbours.
+    for item in found["items"]:
+        assert "contradict" in " ".join((item["before"], item["text"], item["after"])).lower()
+    code, out, _ = run("--db", str(example_db), "search", "contradict")
+    assert code == 0 and out.startswith(f"{found['total']} statements match")
+    assert "These results contradict" in out
+    for hostile in ('"unbalanced', "AND OR", "*"):
+        result = CliRunner().invoke(cli, ["--db", str(example_db), "search", hostile])
+        assert result.exit_code in (0, 1) and "Traceback" not in result.output

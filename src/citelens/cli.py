@@ -279,6 +279,8 @@ def format_report(report: dict[str, Any]) -> str:
     references = report.get("references")
     if references is not None:
         lines.append(f"References {references} publications")
+    if summary := report.get("summary"):
+        lines.extend(("", summary))
     return "\n".join(lines)
 
 
@@ -288,14 +290,44 @@ def format_report(report: dict[str, Any]) -> str:
 @click.pass_context
 def report_command(ctx: click.Context, doi: str, fmt: str) -> None:
     """Who cites DOI, in how many statements, and whether they support or contrast it."""
-    from citelens.report import build_report
+    from citelens.report import build_report, summarise
 
     with opened_store(ctx) as store:
         report = build_report(store, doi)
     if fmt == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
-        click.echo(format_report(report))
+        click.echo(format_report({**report, "summary": summarise(report)}))
+
+
+def format_hit(item: dict[str, Any]) -> str:
+    """One search result: where it comes from, then the citing sentence."""
+    citing = item.get("citing") or {}
+    origin = ", ".join(str(x) for x in (citing.get("journal"), citing.get("year")) if x)
+    label = item.get("label") or "unclassified"
+    if item.get("confidence") is not None:
+        label += f" {item['confidence']:.0%}"
+    head = f"{citing.get('doi') or item.get('citing_key')} ({origin}) -> {item.get('cited_doi')}"
+    return f"{head} [{item.get('section_type')}, {label}]\n  {item['text']}"
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def search_command(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
+    """Citation statements across the whole index that match QUERY (full text, ranked)."""
+    from citelens.report import search_statements
+
+    with opened_store(ctx) as store:
+        found = search_statements(store, query, page=1, page_size=limit)
+    if fmt == "json":
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(f"{found['total']} statements match")
+    for item in found["items"]:
+        click.echo(format_hit(item))
 
 
 # Works with full text in the index come first: their report is complete (journal, year,
