@@ -147,3 +147,12 @@ def test_lower_case_gene_names_start_sentences() -> None:
         "Levels fell.",
         "mRNA levels rose. but not this.",
     ]
+
+
+def test_bullets_start_list_items() -> None:
+    assert _split("Plan: ■ repeat five times ○ see power section ■ six conditions") == [
+        "Plan:",
+        "■ repeat five times",
+        "○ see power section",
+        "■ six conditions",
+    ]

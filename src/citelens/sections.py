@@ -40,7 +40,8 @@ _HEADING_WORDS: tuple[tuple[str, SectionType], ...] = (
     (
         r"methods?|methodology|materials|experimental(?: procedures| section| design)?"
         r"|study design|statistical analys[ie]s|data analysis|participants|patients and"
-        r"|procedures?|protocols?|data collection|implementation",
+        r"|procedures?|protocols?|data collection|implementation|power calculations?"
+        r"|sample size",
         SectionType.METHODS,
     ),
     (r"results?|findings|observations|evaluation|experiments", SectionType.RESULTS),

@@ -40,6 +40,7 @@ _WORD_BEFORE = re.compile(r"([\w.\-]+)[" + MASK + r"]*$")
 _OPENERS = "\"'“‘(["
 _PARENS = re.compile(r"[()\[\]]")
 _SPACE = re.compile(r"\s")
+_BULLET = re.compile(r"\s([•■□○●◦▪▫◆◇])\s")
 _WORD_AFTER = re.compile(r"[^\s" + MASK + r".,;:()\[\]]+")
 _CAPITAL_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
@@ -75,6 +76,10 @@ def split_sentences(text: str, protected: Sequence[tuple[int, int]] = ()) -> lis
         start = _next_start(masked, text, match, stop)
         if start is not None and start > starts[-1]:
             starts.append(start)
+    if _BULLET.search(masked):
+        # List items run together in a paragraph often lack final stops: a bullet starts one.
+        bullets = [m.start(1) for m in _BULLET.finditer(masked)]
+        starts = sorted({*starts, *bullets})
     spans: list[tuple[int, int]] = []
     ends = [*starts[1:], len(text)]
     for start, end in zip(starts, ends, strict=True):
