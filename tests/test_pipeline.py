@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,26 @@ def test_two_files_of_one_article_keep_the_last_and_reruns_change_nothing(
         assert source[0].endswith("b-final.xml")
     finally:
         store.close()
+
+
+def test_no_more_than_a_window_of_files_is_in_flight() -> None:
+    """The corpus is streamed: jobs are pulled only as results are taken, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from citelens.pipeline import _ordered_results
+
+    pulled: list[str] = []
+
+    def jobs() -> Iterator[tuple[str, str | None]]:
+        for n in range(50):
+            pulled.append(f"f{n}")
+            yield str(BAD / "empty.xml"), f"digest{n}"
+
+    with ThreadPoolExecutor(2) as pool:
+        results = _ordered_results(pool, jobs(), 4)
+        taken = 0
+        for outcome in results:
+            taken += 1
+            assert isinstance(outcome, Failure)
+            assert len(pulled) - taken <= 4
+    assert taken == 50
