@@ -63,7 +63,8 @@ class IngestSummary:
     # Citing work key -> (statements, references) of its last save in this run. Keyed by work
     # so that two files of one article (a JATS and a TEI of the same paper) count once.
     saved: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # files not kept because another file of the same article was stored after them
+    # Files not stored because another file of the same article is kept: the later one in
+    # path order, or the one the index already holds when it is part of this run.
     superseded: int = 0
     resolve: ResolveSummary | None = None  # the whole index after the closing resolve pass
     failures: list[Failure] = field(default_factory=list)
