@@ -225,3 +225,13 @@ def test_named_entity_without_dtd_becomes_its_character() -> None:
     assert paragraph.text == "Ten mM was used (1)."
     callout = paragraph.callouts[0]
     assert paragraph.text[callout.start : callout.end] == "1"
+
+
+def test_floats_group_captions_are_read() -> None:
+    xml = b"""<article><body><p>See Table 1.</p></body><floats-group><table-wrap id="t1">
+        <caption><p>Values from <xref ref-type="bibr" rid="r1">1</xref>.</p></caption>
+        </table-wrap></floats-group><back><ref-list><ref id="r1"><label>1</label>
+        <mixed-citation>One.</mixed-citation></ref></ref-list></back></article>"""
+    doc = parse_jats(xml)
+    caption = _paragraph(doc, "Values from")
+    assert caption.kind == "caption" and _callout_ids(caption) == [("1", ("r1",))]

@@ -81,6 +81,8 @@ def test_utf16_with_bom_and_declared_latin1_parse() -> None:
         ("UTF-16", ARTICLE.format(encoding="UTF-16").encode("utf-16")),
         ("ISO-8859-1", ARTICLE.format(encoding="ISO-8859-1").encode("latin-1")),
         ("UTF-8", b"\xef\xbb\xbf" + ARTICLE.format(encoding="UTF-8").encode("utf-8")),
+        ("UTF-16LE", ARTICLE.format(encoding="UTF-16").encode("utf-16-le")),
+        ("UTF-16BE", ARTICLE.format(encoding="UTF-16").encode("utf-16-be")),
     ]:
         doc = parse_jats(data)
         assert doc.meta.title == "Caf\u00e9 na\u00efve", encoding

@@ -98,6 +98,9 @@ def parse_jats(data: bytes) -> Document:
     back = article.find("back")
     if back is not None:
         builder.blocks(back, (), "body")
+    floats = article.find("floats-group")  # figures and tables kept apart from the body
+    if floats is not None:
+        builder.blocks(floats, (), "body")
     return Document(
         meta=meta,
         paragraphs=builder.paragraphs,

@@ -44,6 +44,11 @@ def _encoding_of(data: bytes) -> tuple[str, int]:
     for bom, name in _BOMS:
         if data.startswith(bom):
             return name, len(bom)
+    # UTF-16 without a byte order mark still starts with "<?" (or "<") padded with zeros.
+    if data.startswith(b"<\x00"):
+        return "utf-16-le", 0
+    if data.startswith(b"\x00<"):
+        return "utf-16-be", 0
     match = _DECLARED_ENCODING.match(data[:200])
     if match:
         return match.group(1).decode("ascii").lower(), 0
