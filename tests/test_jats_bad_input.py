@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from citelens.errors import ParseError
@@ -96,3 +98,10 @@ def test_load_xml_refuses_non_bytes() -> None:
 def test_article_without_body_or_back_still_parses() -> None:
     doc = parse_jats(b"<article><front><article-meta/></front></article>")
     assert doc.paragraphs == [] and doc.bibliography == [] and doc.meta.doi is None
+
+
+def test_truncated_article_raises_parse_error_at_any_cut() -> None:
+    whole = (Path(__file__).parent / "fixtures" / "jats" / "numbered.xml").read_bytes()
+    for cut in range(200, len(whole) - 20, 997):
+        with pytest.raises(ParseError):
+            parse_jats(whole[:cut])
