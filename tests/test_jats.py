@@ -235,3 +235,12 @@ def test_floats_group_captions_are_read() -> None:
     doc = parse_jats(xml)
     caption = _paragraph(doc, "Values from")
     assert caption.kind == "caption" and _callout_ids(caption) == [("1", ("r1",))]
+
+
+def test_reference_list_at_the_end_of_the_body() -> None:
+    xml = b"""<article><body><sec><title>Intro</title><p>Known [<xref ref-type="bibr"
+        rid="r1">1</xref>].</p></sec><ref-list><ref id="r1"><label>1</label><mixed-citation>
+        One. doi:10.1000/one</mixed-citation></ref></ref-list></body></article>"""
+    doc = parse_jats(xml)
+    assert [p.text for p in doc.paragraphs] == ["Known [1]."]
+    assert [(e.ref_id, e.doi) for e in doc.bibliography] == [("r1", "10.1000/one")]

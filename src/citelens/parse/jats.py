@@ -243,10 +243,14 @@ def _bibliography(article: etree._Element) -> tuple[list[BibEntry], dict[str, tu
     """
     entries: list[BibEntry] = []
     ids_of_ref: dict[str, tuple[str, ...]] = {}
-    back = article.find("back")
-    if back is None:
-        return entries, ids_of_ref
-    refs = [ref for ref_list in back.iter("ref-list") for ref in ref_list.findall("ref")]
+    # The reference list lives in <back>, but a few publishers put it at the end of <body>.
+    containers = [c for c in (article.find("back"), article.find("body")) if c is not None]
+    refs = [
+        ref
+        for container in containers
+        for ref_list in container.iter("ref-list")
+        for ref in ref_list.findall("ref")
+    ]
     taken = {ref.get("id") for ref in refs if ref.get("id")}
     for position, ref in enumerate(refs):
         ref_id = ref.get("id")
