@@ -21,6 +21,8 @@ ARTICLE = """<?xml version="1.0" encoding="{encoding}"?>
         (b"", "empty input"),
         (b"  \n\t ", "empty input"),
         (b"this is plain text, not XML", "not XML"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary", "not XML"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF, not XML"),
         (b"<article><body><p>unclosed</body></article>", "malformed XML"),
         (b"<article><body>", "malformed XML"),
         (

@@ -62,7 +62,13 @@ def load_xml(data: bytes) -> etree._Element:
     data = bytes(data)
     if not data.strip():
         raise ParseError("empty input: the file has no XML content")
+    if data.startswith(b"%PDF"):
+        raise ParseError("a PDF, not XML: convert it to TEI with GROBID first")
     encoding, bom = _encoding_of(data)
+    # Checked on the bytes (for one-byte-unit encodings) so that binary junk is reported as
+    # "not XML" rather than as a bad encoding.
+    if not encoding.startswith(("utf-16", "utf-32")) and data[bom:].lstrip()[:1] != b"<":
+        raise ParseError("not XML: the content does not start with '<'")
     try:
         text = data[bom:].decode(encoding)
     except LookupError:
