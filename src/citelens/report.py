@@ -167,7 +167,7 @@ class StatementTable:
     confidence: np.ndarray  # float; -1 when unclassified
     author_work: np.ndarray  # work index of each (work, author) pair
     author: np.ndarray  # author index of each pair
-    authors: tuple[str, ...]
+    authors: Sequence[str]  # author names by code
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -200,10 +200,36 @@ def _codes(values: Iterable[Any], vocab: dict[Any, int]) -> np.ndarray:
     return np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32)
 
 
+class AuthorVocabulary:
+    """Author names coded as integers; codes never change, so cached tables can share them."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def codes(self, names: Iterable[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(names))
+        with self._lock:
+            for name in unique:
+                if name not in self._codes:
+                    self._codes[name] = len(self.names)
+                    self.names.append(name)
+            return np.array([self._codes[n] for n in unique], dtype=np.int32)
+
+
+_NO_AUTHORS = np.zeros(0, dtype=np.int32)
+
+
 def build_table(
-    rows: Sequence[Sequence[Any]], authors_of: Mapping[int, Sequence[str]]
+    rows: Sequence[Sequence[Any]],
+    authors_of: Mapping[int, np.ndarray],
+    author_names: Sequence[str],
 ) -> StatementTable:
-    """A StatementTable of deduplicated rows (as _FACET_SQL selects them) and citing authors."""
+    """A StatementTable of deduplicated rows (as _FACET_SQL selects them).
+
+    `authors_of` maps a citing work id to the codes of its authors in `author_names`.
+    """
     rows = dedupe_rows(rows)
     n = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [()] * 12
@@ -221,13 +247,8 @@ def build_table(
         np.int32,
         n,
     )
-    author_vocab: dict[str, int] = {}
-    pairs_work: list[int] = []
-    pairs_author: list[int] = []
-    for wid, index in work_vocab.items():
-        for name in dict.fromkeys(authors_of.get(wid, ())):
-            pairs_work.append(index)
-            pairs_author.append(author_vocab.setdefault(name, len(author_vocab)))
+    per_work = [authors_of.get(wid, _NO_AUTHORS) for wid in work_vocab]
+    lengths = np.fromiter((len(a) for a in per_work), np.int64, len(per_work))
     return StatementTable(
         ids=np.fromiter(cols[0], np.int64, n),
         work=work,
@@ -242,10 +263,21 @@ def build_table(
         journals=tuple(journal_vocab),
         self_citation=np.fromiter((bool(v) for v in cols[10]), bool, n),
         confidence=np.fromiter((-1.0 if c is None else c for c in cols[11]), np.float64, n),
-        author_work=np.array(pairs_work, dtype=np.int32),
-        author=np.array(pairs_author, dtype=np.int32),
-        authors=tuple(author_vocab),
+        author_work=np.repeat(np.arange(len(per_work), dtype=np.int32), lengths),
+        author=np.concatenate(per_work) if per_work else _NO_AUTHORS,
+        authors=author_names,
     )
+
+
+def _positions(vocab: Sequence[str], values: Iterable[str]) -> list[int]:
+    """The index of each value in vocab; -1 for those it lacks."""
+    out = []
+    for value in values:
+        try:
+            out.append(vocab.index(value))
+        except ValueError:
+            out.append(-1)
+    return out
 
 
 def _filter_masks(t: StatementTable, f: StatementFilters) -> dict[str, np.ndarray]:
@@ -253,8 +285,7 @@ def _filter_masks(t: StatementTable, f: StatementFilters) -> dict[str, np.ndarra
     masks: dict[str, np.ndarray] = {}
 
     def among(codes: np.ndarray, vocab: Sequence[str], chosen: Sequence[str]) -> np.ndarray:
-        wanted = [i for i, v in enumerate(vocab) if v in chosen]
-        return np.isin(codes, wanted)
+        return np.isin(codes, [i for i in _positions(vocab, chosen) if i >= 0])
 
     if f.type:
         masks["type"] = among(t.label, LABEL_VALUES, f.type)
@@ -339,14 +370,13 @@ def filter_and_facet(
             (int(i) for i in keep if counts[i] > 0), key=lambda i: (-counts[i], vocab[i])
         )[:FACET_TOP]
         shown = [vocab[i] for i in ranked]
-        index = {v: i for i, v in enumerate(vocab)} if chosen else {}
         extra = [v for v in chosen if v not in shown]
         return [
             {"value": vocab[i], "count": int(counts[i]), "selected": vocab[i] in chosen}
             for i in ranked
         ] + [
-            {"value": v, "count": int(counts[index[v]]) if v in index else 0, "selected": True}
-            for v in extra
+            {"value": v, "count": int(counts[i]) if 0 <= i < len(counts) else 0, "selected": True}
+            for v, i in zip(extra, _positions(vocab, extra), strict=True)
         ]
 
     shown_types = list(LABELS) + ([UNCLASSIFIED] if type_counts[3] else [])
@@ -578,22 +608,55 @@ _FACET_SQL = (
 )
 
 
-def _citing_authors(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    out: dict[int, tuple[str, ...]] = {}
-    wanted = sorted(set(ids))
+# Author codes of citing works by (index file, work id, sha256 of the article file): the same
+# file always yields the same authors, so these outlive index changes; works without a file
+# hash (never a citing article in practice) are not cached.
+_AUTHOR_CODES: dict[tuple[str, int, str], np.ndarray] = {}
+_AUTHOR_CODES_MAX = 500_000
+_VOCABULARY = AuthorVocabulary()
+
+
+def _chunked_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
     # 900 stays under SQLite's default limit on bound parameters.
-    for chunk_start in range(0, len(wanted), 900):
-        chunk = wanted[chunk_start : chunk_start + 900]
-        marks = ",".join("?" * len(chunk))
-        for wid, authors_json in conn.execute(
-            f"SELECT id, authors FROM works WHERE id IN ({marks})", chunk
-        ):
-            out[wid] = author_names(authors_json)
-    return out
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+
+def _citing_authors(
+    conn: sqlite3.Connection, ids: Iterable[int]
+) -> tuple[dict[int, np.ndarray], AuthorVocabulary]:
+    global _VOCABULARY
+    if len(_AUTHOR_CODES) > _AUTHOR_CODES_MAX:
+        # Tables cached before keep the old vocabulary object, so their codes stay valid.
+        _AUTHOR_CODES.clear()
+        _VOCABULARY = AuthorVocabulary()
+    vocabulary = _VOCABULARY
+    wanted = sorted(set(ids))
+    path = conn.execute("PRAGMA database_list").fetchone()[2] or ""
+    out: dict[int, np.ndarray] = {}
+    missing: dict[int, str | None] = {}
+    for wid, sha in _chunked_ids(
+        conn, "SELECT id, source_sha256 FROM works WHERE id IN ({marks})", wanted
+    ):
+        codes = _AUTHOR_CODES.get((path, wid, sha)) if sha and path else None
+        if codes is None:
+            missing[wid] = sha
+        else:
+            out[wid] = codes
+    for wid, authors_json in _chunked_ids(
+        conn, "SELECT id, authors FROM works WHERE id IN ({marks})", list(missing)
+    ):
+        out[wid] = vocabulary.codes(author_names(authors_json))
+        sha = missing[wid]
+        if sha and path:
+            _AUTHOR_CODES[(path, wid, sha)] = out[wid]
+    return out, vocabulary
 
 
 def _table_of(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> StatementTable:
-    return build_table(rows, _citing_authors(conn, (r[1] for r in rows)))
+    authors, vocabulary = _citing_authors(conn, (r[1] for r in rows))
+    return build_table(rows, authors, vocabulary.names)
 
 
 def _index_state(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
@@ -660,9 +723,16 @@ class _TableCache:
 _TABLES = _TableCache()
 
 
-def clear_report_cache() -> None:
-    """Forget every cached paper table (benchmarks time the uncached path with it)."""
+def clear_report_cache(names: bool = False) -> None:
+    """Forget every cached paper table, and with `names` the cached author names too.
+
+    Benchmarks time the uncached paths with it.
+    """
+    global _VOCABULARY
     _TABLES.clear()
+    if names:
+        _AUTHOR_CODES.clear()
+        _VOCABULARY = AuthorVocabulary()
 
 
 def _paper_table(conn: sqlite3.Connection, work_id: int) -> StatementTable:
