@@ -15,6 +15,10 @@ class InputError(CitelensError):
         self.path = path
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # Failures cross process boundaries (worker pools, Dask): rebuild from both fields.
+        return (InputError, (self.path, self.problem))
+
 
 class ParseError(CitelensError):
     """Bytes that are not a usable article (malformed XML, entities, not an article, empty)."""
