@@ -91,7 +91,7 @@ class Paragraph:
     # Sentence spans [start, end) into text when the source already segments them (TEI <s>);
     # None lets extract segment the text itself.
     sentences: list[tuple[int, int]] | None = None
-    kind: str = "body"  # body, caption, footnote, abstract
+    kind: str = "body"  # body, abstract, caption, footnote, table (a citing row), heading
 
 
 @dataclass(slots=True)
