@@ -10,6 +10,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from citelens.identifiers import normalise_doi, normalise_orcid, normalise_pmcid, normalise_pmid
 from citelens.model import Author
@@ -73,24 +74,33 @@ def raw_key(raw: str) -> str:
     return "t:" + hashlib.sha1(("raw|" + fold(raw)).encode("utf-8")).hexdigest()[:20]
 
 
+@lru_cache(maxsize=65536)
+def _author_mark(author: Author) -> tuple[str | None, str | None]:
+    # Cached: the same names recur across thousands of reference lists.
+    family = family_key(author.family)
+    initial = fold(author.given)[:1]
+    # Without an initial a bare family name ("Wang") would tie too many strangers together.
+    return normalise_orcid(author.orcid), f"{family}|{initial}" if family and initial else None
+
+
 def author_marks(authors: Iterable[Author]) -> tuple[set[str], set[str]]:
     """ORCIDs and "family|initial" forms of a list of authors, for self-citation tests."""
     orcids: set[str] = set()
     names: set[str] = set()
     for author in authors:
-        orcid = normalise_orcid(author.orcid)
+        orcid, name = _author_mark(author)
         if orcid:
             orcids.add(orcid)
-        family = family_key(author.family)
-        initial = fold(author.given)[:1]
-        # Without an initial a bare family name ("Wang") would tie too many strangers together.
-        if family and initial:
-            names.add(f"{family}|{initial}")
+        if name:
+            names.add(name)
     return orcids, names
+
+
+def marks_overlap(citing: tuple[set[str], set[str]], cited: tuple[set[str], set[str]]) -> bool:
+    """True when two author_marks results share an ORCID or a family name with initial."""
+    return bool(citing[0] & cited[0]) or bool(citing[1] & cited[1])
 
 
 def shares_author(citing: Sequence[Author], cited: Sequence[Author]) -> bool:
     """True when an author of the citing work also wrote the cited one (ORCID or name+initial)."""
-    citing_orcids, citing_names = author_marks(citing)
-    cited_orcids, cited_names = author_marks(cited)
-    return bool(citing_orcids & cited_orcids) or bool(citing_names & cited_names)
+    return marks_overlap(author_marks(citing), author_marks(cited))

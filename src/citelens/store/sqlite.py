@@ -20,7 +20,9 @@ from typing import Any
 from citelens.errors import StoreError
 from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
 from citelens.identity import (
+    author_marks,
     family_key,
+    marks_overlap,
     normalise_title,
     raw_key,
     shares_author,
@@ -468,10 +470,13 @@ class SqliteStore:
         ref_rows: dict[str, int],
     ) -> None:
         meta = doc.meta
-        self_cited: dict[str, bool] = {}
-        for ref_id, plan in plans.items():
-            cited = [*plan.entry.authors, *(plan.cited_authors or [])]
-            self_cited[ref_id] = shares_author(meta.authors, cited)
+        citing = author_marks(meta.authors)
+        self_cited = {
+            ref_id: marks_overlap(
+                citing, author_marks([*plan.entry.authors, *(plan.cited_authors or [])])
+            )
+            for ref_id, plan in plans.items()
+        }
         conn.executemany(
             "INSERT INTO statements (citing_work_id, ref_row_id, cited_work_id, ref_id, "
             "paragraph, sentence, section_title, section_type, text, before, after, callouts, "
