@@ -238,3 +238,11 @@ def test_real_pages_render(real_client: tuple[TestClient, Path]) -> None:
     assert client.get(f"/api/v1/papers/{doi}/references").json()["references"] > 0
     search = client.get("/search", params={"q": "zebrafish"})
     assert search.status_code == 200
+
+
+def test_home_lists_most_cited(client: TestClient) -> None:
+    html = client.get("/").text
+    assert "Most cited in this index" in html
+    first = html.index("Most cited in this index")
+    assert html.index(f'href="/papers/{TARGET_DOI}"', first) > first
+    assert "cited by 3 publications in 6 statements" in html

@@ -1106,6 +1106,45 @@ def find_works(store: Source, query: str, limit: int = 20) -> list[dict[str, Any
         return found[:limit]
 
 
+_MOST_CITED: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+
+def most_cited(store: Source, limit: int = 10) -> list[dict[str, Any]]:
+    """The works with a DOI cited in the most statements: where a reader can start.
+
+    The count scans every statement, so the answer is kept until the index changes.
+    """
+    with _reading(store) as conn:
+        state = _index_state(conn)
+        key = (state, limit)
+        if state is not None and key in _MOST_CITED:
+            return _MOST_CITED[key]
+        rows = conn.execute(
+            "SELECT w.doi, w.title, w.year, w.journal, c.n, c.pubs FROM"
+            " (SELECT cited_work_id, count(*) AS n, count(DISTINCT citing_work_id) AS pubs"
+            "  FROM (SELECT DISTINCT cited_work_id, citing_work_id, paragraph, sentence"
+            "   FROM statements WHERE cited_work_id IS NOT NULL) GROUP BY cited_work_id) c"
+            " JOIN works w ON w.id = c.cited_work_id WHERE w.doi IS NOT NULL"
+            " ORDER BY c.n DESC, w.doi LIMIT ?",
+            (limit,),
+        ).fetchall()
+        found = [
+            {
+                "doi": r[0],
+                "title": r[1],
+                "year": r[2],
+                "journal": r[3],
+                "statements": r[4],
+                "citing_publications": r[5],
+            }
+            for r in rows
+        ]
+        if state is not None:
+            _MOST_CITED.clear()
+            _MOST_CITED[key] = found
+        return found
+
+
 def index_counts(store: Source) -> dict[str, int]:
     """How much the index holds: articles read in full, works known, references, statements."""
     with _reading(store) as conn:

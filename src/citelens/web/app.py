@@ -258,8 +258,11 @@ def create_app(db_path: str | Path) -> FastAPI:
             if doi and len(works) == 1 and works[0]["doi"] == doi:
                 return RedirectResponse(paper_url(doi), status_code=303)
         counts = report.index_counts(index)
+        cited = report.most_cited(index) if works is None else []
         return render(
-            request, "home.html", {"query": query or "", "works": works, "counts": counts}
+            request,
+            "home.html",
+            {"query": query or "", "works": works, "counts": counts, "cited": cited},
         )
 
     @app.get("/search.json", include_in_schema=False)
