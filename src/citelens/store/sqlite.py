@@ -592,22 +592,30 @@ class SqliteStore:
     # -- reading ---------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        one = self._conn.execute
-        counts = {
-            "works": one("SELECT count(*) FROM works").fetchone()[0],
-            "articles": one("SELECT count(*) FROM works WHERE has_full_text = 1").fetchone()[0],
-            "references": one("SELECT count(*) FROM refs").fetchone()[0],
-            "resolved_references": one(
-                "SELECT count(*) FROM refs WHERE match_method IN ('doi', 'pmid', 'pmcid', 'fuzzy')"
-            ).fetchone()[0],
-            "statements": one("SELECT count(*) FROM statements").fetchone()[0],
-        }
-        labels = Counter(
-            {
-                label or "": int(n)
-                for label, n in one("SELECT label, count(*) FROM statements GROUP BY label")
+        """Counts of works, full-text articles, references (all, resolved), statements, labels."""
+        with self.reader() as conn:
+
+            def count(sql: str) -> int:
+                return int(conn.execute(sql).fetchone()[0])
+
+            counts = {
+                "works": count("SELECT count(*) FROM works"),
+                "articles": count("SELECT count(*) FROM works WHERE has_full_text = 1"),
+                "references": count("SELECT count(*) FROM refs"),
+                "resolved_references": count(
+                    "SELECT count(*) FROM refs WHERE match_method IN "
+                    "('doi', 'pmid', 'pmcid', 'fuzzy')"
+                ),
+                "statements": count("SELECT count(*) FROM statements"),
             }
-        )
+            labels = Counter(
+                {
+                    label or "": int(n)
+                    for label, n in conn.execute(
+                        "SELECT label, count(*) FROM statements GROUP BY label"
+                    )
+                }
+            )
         for label in Label:
             counts[f"label_{label.value}"] = labels[label.value]
         counts["unlabelled"] = labels[""]
@@ -633,11 +641,14 @@ class SqliteStore:
                 yield item
 
     def work_by_doi(self, doi: str) -> dict[str, Any] | None:
-        cursor = self._conn.execute("SELECT * FROM works WHERE doi = ?", (normalise_doi(doi),))
-        row = cursor.fetchone()
+        """The work row with this DOI (any spelling), its JSON columns decoded; None if absent."""
+        with self.reader() as conn:
+            row = conn.execute(
+                "SELECT * FROM works WHERE doi = ?", (normalise_doi(doi),)
+            ).fetchone()
         if row is None:
             return None
-        work = dict(zip([c[0] for c in cursor.description], row, strict=True))
+        work = dict(row)
         work["authors"] = json.loads(work["authors"])
         work["notices"] = json.loads(work["notices"])
         return work
