@@ -32,8 +32,6 @@ from citelens.model import Author, BibEntry, Document, Label, Statement
 from citelens.resolve import WorkSketch, match_stubs
 from citelens.store.base import ResolveSummary, SavedArticle
 
-SCHEMA_VERSION = 1
-
 
 def _schema_v1() -> str:
     return resources.files("citelens.store").joinpath("schema_sqlite.sql").read_text("utf-8")
@@ -42,6 +40,7 @@ def _schema_v1() -> str:
 # (version, sql) steps, applied in order, all pending ones in one transaction. A later schema
 # change appends a step here; never edit a step that has shipped.
 MIGRATIONS: list[tuple[int, str]] = [(1, _schema_v1())]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 RESOLVED_METHODS = ("doi", "pmid", "pmcid", "fuzzy")
 # Publication types whose <source> is the work's own title (a book), not a container's.
@@ -70,6 +69,18 @@ def _sketch(row: Sequence[Any]) -> WorkSketch:
     return WorkSketch(
         int(row[0]), normalise_title(row[1]), row[2], family_key(row[3]), bool(row[4])
     )
+
+
+def _sql_statements(script: str) -> Iterator[str]:
+    """The statements of a SQL script, whole (a trigger's body stays with its CREATE)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        yield pending.strip()
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -112,20 +123,24 @@ class SqliteStore:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise StoreError(f"{self.path}: directory {self.path.parent} does not exist")
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=busy_timeout_ms / 1000
+        )
         try:
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=busy_timeout_ms / 1000
-            )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self._conn.execute("PRAGMA foreign_keys = ON")
             # WAL + NORMAL survives a killed process; only a power loss can drop the last commits.
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            if mode.lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
+            self._migrate(migrations)
         except sqlite3.DatabaseError as exc:
+            self._conn.close()
             raise StoreError(f"{self.path}: cannot open as a citelens index: {exc}") from exc
-        if mode.lower() != "wal":
-            raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
-        self._migrate(migrations)
+        except StoreError:
+            self._conn.close()
+            raise
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -148,33 +163,32 @@ class SqliteStore:
         return int(row[0]) if row else 0
 
     def _migrate(self, migrations: Sequence[tuple[int, str]]) -> None:
-        current = self.schema_version()
         latest = max(version for version, _ in migrations)
-        if current > latest:
-            raise StoreError(
-                f"{self.path}: schema version {current} is newer than this citelens knows "
-                f"({latest}); upgrade citelens"
-            )
-        pending = [(v, sql) for v, sql in sorted(migrations) if v > current]
-        if not pending:
+        if self.schema_version() == latest:
             return
-        steps = "\n;\n".join(sql for _, sql in pending)
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{steps}\n;\n"
-            "INSERT INTO meta (key, value) VALUES ('schema_version', "
-            f"'{int(pending[-1][0])}') "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value;\n"
-            "COMMIT;"
-        )
         try:
-            self._conn.executescript(script)
+            # The version is read again under the write lock: two processes opening a new file
+            # at once must not both apply the same steps.
+            with self._write() as conn:
+                current = self.schema_version()
+                if current > latest:
+                    raise StoreError(
+                        f"{self.path}: schema version {current} is newer than this citelens "
+                        f"knows ({latest}); upgrade citelens"
+                    )
+                for version, sql in sorted(migrations):
+                    if version > current:
+                        for statement in _sql_statements(sql):
+                            conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(latest),),
+                )
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
             raise StoreError(
-                f"{self.path}: cannot migrate from schema version {current} to "
-                f"{pending[-1][0]}: {exc}"
+                f"{self.path}: cannot migrate from schema version {self.schema_version()} to "
+                f"{latest}: {exc}"
             ) from exc
 
     @contextmanager
