@@ -200,6 +200,14 @@ def test_pmid_links_and_pmid_stub_merges_into_article(store: SqliteStore) -> Non
     assert rows(store, "SELECT count(DISTINCT cited_work_id) FROM refs") == [(1,)]
 
 
+def test_articles_sharing_a_wrong_pmid_stay_apart(store: SqliteStore) -> None:
+    first = save(store, *article("10.5555/a", [ref("bib1")], pmid="42"))
+    second = save(store, *article("10.5555/b", [ref("bib1")], pmid="42"), "b.xml")
+    assert first.work_id != second.work_id and not second.replaced
+    assert store.work_by_doi("10.5555/a")["source_path"] == "a.xml"
+    assert store.stats()["articles"] == 2
+
+
 def test_self_citation_by_orcid_and_by_name(store: SqliteStore) -> None:
     refs = [
         ref("bib1", authors=[Author("Jones", "K.", "https://orcid.org/0000-0002-1825-0097")]),

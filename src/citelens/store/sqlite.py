@@ -309,7 +309,9 @@ class SqliteStore:
                 return 1
             return 2 if pmid and row[3] == pmid else 3
 
-        rows.sort(key=rank)
+        # Another article with full text is never this one just because a PMID or PMCID agrees
+        # (publishers do print wrong ones); only stubs are taken over on such a match.
+        rows = sorted((r for r in rows if rank(r) <= 1 or not r[5]), key=rank)
         values = (
             key,
             doi,
