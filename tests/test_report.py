@@ -203,3 +203,28 @@ def test_facet_counts_match_brute_force(conn: sqlite3.Connection, filters: dict)
                 narrowed = {**filters, name: [option["value"]]}
             expected = report.list_statements(conn, TARGET_DOI, narrowed)["total"]
             assert option["count"] == expected, (name, option)
+
+
+def test_cache_follows_in_place_updates_and_survives_other_commits(tmp_path: Path) -> None:
+    path = build_small_index(tmp_path / "index.db")
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    first = report.build_report(reader, TARGET_DOI)
+    table = report._paper_table(reader, 1)
+    writer = sqlite3.connect(path)
+    # A commit about another paper keeps the target's table...
+    writer.execute("UPDATE statements SET label = 'supporting' WHERE cited_work_id = 5")
+    writer.commit()
+    assert report._paper_table(reader, 1) is table
+    # ...a classifier run relabelling one of its statements in place does not.
+    writer.execute(
+        "UPDATE statements SET label = 'contrasting' WHERE cited_work_id = 1 AND label ="
+        " 'supporting' AND confidence < 0.6"
+    )
+    writer.commit()
+    writer.close()
+    again = report.build_report(reader, TARGET_DOI)
+    assert (again["supporting"], again["contrasting"]) == (
+        first["supporting"] - 1,
+        first["contrasting"] + 1,
+    )
+    reader.close()

@@ -663,8 +663,7 @@ def _index_state(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
     """What changes whenever a writer commits to the index file; None for an in-memory one.
 
     Every commit grows or rewrites the -wal file (or the database file when not in WAL
-    mode), so its size and modification time, with the newest statement id, tell a cached
-    table that it is stale.
+    mode), so their sizes and modification times, with the newest statement id, change.
     """
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     if not path:
@@ -680,40 +679,63 @@ def _index_state(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
     return tuple(state)
 
 
+# What a paper's cached table depends on, read from the covering index in one pass: which
+# rows cite it (count, ids) and what may be updated in place (label, confidence,
+# self-citation by resolve or a classifier run). Weighting by id makes swaps between rows
+# visible; re-ingesting a citing article replaces its rows, so new ids show that too.
+_FINGERPRINT_SQL = (
+    "SELECT count(*), min(id), max(id), total(id * coalesce(confidence, -1)),"
+    " total(id * CASE label WHEN 'supporting' THEN 1 WHEN 'mentioning' THEN 2"
+    " WHEN 'contrasting' THEN 3 ELSE 0 END), total(id * self_citation)"
+    " FROM statements WHERE cited_work_id = ?"
+)
+
+
+@dataclass(slots=True)
+class _CachedTable:
+    state: tuple[Any, ...]
+    fingerprint: tuple[Any, ...]
+    table: StatementTable
+
+
 class _TableCache:
-    """The StatementTables of recently viewed papers, dropped as soon as the index changes.
+    """The StatementTables of recently viewed papers, kept while their statements are unchanged.
 
     Reading and coding a paper's 10,000 statement rows and its citing authors costs far more
     than filtering and tallying them; a paper's report pages and API calls share one table.
+    While the index file is unchanged a table is used as is; after any commit, the paper's
+    fingerprint decides, so ingesting other articles does not drop it.
     """
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._tables: OrderedDict[tuple[Any, ...], StatementTable] = OrderedDict()
+        self._tables: OrderedDict[tuple[str, int], _CachedTable] = OrderedDict()
 
     def get(
         self, conn: sqlite3.Connection, work_id: int, build: Callable[[], StatementTable]
     ) -> StatementTable:
-        # The state is read before the rows: a commit in between makes the next call rebuild.
+        # State and fingerprint are read before the rows: a commit in between only makes the
+        # next call read them again.
         state = _index_state(conn)
         if state is None:
             return build()
-        key = (*state, work_id)
+        key = (state[0], work_id)
         with self._lock:
-            table = self._tables.get(key)
-            if table is not None:
-                self._tables.move_to_end(key)
-                return table
-        table = build()
+            cached = self._tables.get(key)
+        if cached is not None and cached.state == state:
+            return cached.table
+        fingerprint = tuple(conn.execute(_FINGERPRINT_SQL, (work_id,)).fetchone())
+        if cached is not None and cached.fingerprint == fingerprint:
+            cached.state = state
+            return cached.table
+        entry = _CachedTable(state, fingerprint, build())
         with self._lock:
-            stale = [k for k in self._tables if k[0] == state[0] and k[:-1] != state]
-            for k in stale:
-                del self._tables[k]
-            self._tables[key] = table
+            self._tables[key] = entry
+            self._tables.move_to_end(key)
             while len(self._tables) > self._size:
                 self._tables.popitem(last=False)
-        return table
+        return entry.table
 
     def clear(self) -> None:
         with self._lock:
