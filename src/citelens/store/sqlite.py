@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from citelens.errors import StoreError
+from citelens.errors import InputError, StoreError
 from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
 from citelens.identity import (
     author_marks,
@@ -226,6 +226,11 @@ class SqliteStore:
         source_path: str,
         source_sha256: str,
     ) -> SavedArticle:
+        """Replace (or add) one article, its references and statements, in one transaction.
+
+        Raises InputError for a document that contradicts itself (duplicate reference ids,
+        statements citing unknown references) and StoreError when the file cannot be written.
+        """
         meta = doc.meta
         ids = (normalise_doi(meta.doi), normalise_pmid(meta.pmid), normalise_pmcid(meta.pmcid))
         key = (
@@ -260,7 +265,7 @@ class SqliteStore:
         plans: dict[str, _RefPlan] = {}
         for entry in doc.bibliography:
             if entry.ref_id in plans:
-                raise StoreError(f"{source_path}: reference id {entry.ref_id!r} appears twice")
+                raise InputError(source_path, f"reference id {entry.ref_id!r} appears twice")
             plans[entry.ref_id] = _RefPlan(
                 entry,
                 normalise_doi(entry.doi),
@@ -271,15 +276,16 @@ class SqliteStore:
         seen: set[tuple[int, int, str]] = set()
         for st in statements:
             if st.ref_id not in plans:
-                raise StoreError(
-                    f"{source_path}: a statement cites {st.ref_id!r}, "
-                    "which is not in the reference list"
+                raise InputError(
+                    source_path,
+                    f"a statement cites {st.ref_id!r}, which is not in the reference list",
                 )
             place = (st.paragraph, st.sentence, st.ref_id)
             if place in seen:
-                raise StoreError(
-                    f"{source_path}: two statements for reference {st.ref_id!r} in paragraph "
-                    f"{st.paragraph}, sentence {st.sentence}"
+                raise InputError(
+                    source_path,
+                    f"two statements for reference {st.ref_id!r} in paragraph "
+                    f"{st.paragraph}, sentence {st.sentence}",
                 )
             seen.add(place)
         return plans
