@@ -436,7 +436,7 @@ KILLED_INGEST = textwrap.dedent(
     def stall() -> int:
         global calls
         calls += 1
-        if calls == 3000 and store._conn.in_transaction:
+        if calls >= 3000 and store._conn.in_transaction:
             Path({marker!r}).touch()
             time.sleep(600)
         return 0
