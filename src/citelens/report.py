@@ -67,7 +67,6 @@ REPORT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS statements_report ON statements(cited_work_id, citing_work_id,"
     " paragraph, sentence, label, section_type, citing_year, citing_type, citing_journal,"
     " self_citation, confidence)",
-    "CREATE INDEX IF NOT EXISTS refs_citing ON refs(citing_work_id, ord)",
 )
 
 
@@ -134,9 +133,6 @@ class StatementFilters:
         if self.q is not None and len(self.q) > MAX_QUERY_CHARS:
             raise QueryError(f"the search is longer than {MAX_QUERY_CHARS} characters")
         return self
-
-    def active(self) -> bool:
-        return any(getattr(self, f.name) not in (None, ()) for f in fields(self))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +546,7 @@ def summarise(report: Mapping[str, Any]) -> str:
     if unclassified:
         parts.append(f"{_count(unclassified, 'statement')} could not be classified.")
     if report.get("contrasting", 0) == 0 and report.get("supporting", 0) == 0:
-        parts.append("No citing paper reports evidence for or against it.")
+        parts.append("No statement was classified as evidence for or against it.")
     return " ".join(parts)
 
 
@@ -1072,7 +1068,7 @@ def references_of(store: Source, doi: str) -> dict[str, Any]:
             index_wide[cited] = _statement_count(conn, cited)
         items = []
         for r in refs:
-            tally = here.get(r[0], Counter())
+            said = here.get(r[0], Counter())
             items.append(
                 {
                     "ref_id": r[1],
@@ -1083,8 +1079,8 @@ def references_of(store: Source, doi: str) -> dict[str, Any]:
                     "year": r[12] or r[6],
                     "journal": r[13] or r[8],
                     "doi": r[10] or r[7],
-                    "statements": sum(tally.values()),
-                    **{label: tally.get(label, 0) for label in LABELS},
+                    "statements": sum(said.values()),
+                    **{label: said.get(label, 0) for label in LABELS},
                     "cited_by_statements": index_wide.get(r[9], 0) if r[9] is not None else 0,
                 }
             )
