@@ -1,5 +1,5 @@
-// Progressive enhancement: a changed filter or ordering applies at once. Without JavaScript
-// the "Apply filters" button does the same.
+// Progressive enhancement only; every page works without it.
+// A changed filter or ordering applies at once (without JavaScript: "Apply filters").
 document.querySelectorAll("form.filters").forEach((form) => {
   form.addEventListener("change", (event) => {
     if (event.target.matches("input[type=checkbox], select")) {
@@ -7,3 +7,11 @@ document.querySelectorAll("form.filters").forEach((form) => {
     }
   });
 });
+// On a phone the filters start folded so that the statements come first.
+if (window.matchMedia("(max-width: 760px)").matches) {
+  document.querySelectorAll("details.facets").forEach((details) => {
+    if (!details.querySelector("input:checked, select option:checked:not([value=''])")) {
+      details.open = false;
+    }
+  });
+}
