@@ -418,29 +418,32 @@ class SqliteStore:
                 plan.match_method = prefix if prefix in RESOLVED_METHODS else "identity"
                 stubs.setdefault(stub_key, []).append(plan)
         existing = self._lookup(conn, "key", set(stubs))
+        conn.executemany(
+            "INSERT INTO works (key, doi, pmid, pmcid, title, year, journal, publication_type, "
+            "authors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    stub_key,
+                    first.doi,
+                    first.pmid,
+                    first.pmcid,
+                    first.title,
+                    first.entry.year,
+                    None if first.title == first.entry.source else first.entry.source,
+                    first.entry.publication_type,
+                    _authors_json(first.entry.authors),
+                )
+                for stub_key, (first, *_) in stubs.items()
+                if stub_key not in existing
+            ],
+        )
+        created = self._lookup(conn, "key", set(stubs) - set(existing))
         for stub_key, group in stubs.items():
             if stub_key in existing:
                 work_id, authors_json = existing[stub_key]
                 authors = _authors_from_json(authors_json)
             else:
-                entry = group[0].entry
-                authors = list(entry.authors)
-                cur = conn.execute(
-                    "INSERT INTO works (key, doi, pmid, pmcid, title, year, journal, "
-                    "publication_type, authors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        stub_key,
-                        group[0].doi,
-                        group[0].pmid,
-                        group[0].pmcid,
-                        group[0].title,
-                        entry.year,
-                        None if group[0].title == entry.source else entry.source,
-                        entry.publication_type,
-                        _authors_json(authors),
-                    ),
-                )
-                work_id = int(cur.lastrowid or 0)
+                work_id, authors = created[stub_key][0], group[0].entry.authors
             for plan in group:
                 plan.cited_work_id = work_id
                 plan.cited_authors = authors
