@@ -489,3 +489,13 @@ def test_killed_ingest_leaves_article_as_before(tmp_path: Path) -> None:
     with SqliteStore(db) as store:
         assert store.stats()["articles"] == 1
         assert rows(store, "SELECT count(*) FROM statements WHERE text LIKE 'Original%'") == [(0,)]
+
+
+def test_export_streams_a_snapshot_while_the_writer_goes_on(store: SqliteStore) -> None:
+    save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")], sentences=3))
+    stream = store.export_statements()
+    first = next(stream)
+    save(store, *article("10.5555/b", [ref("bib1", doi="10.5555/x")], sentences=5), "b.xml")
+    rest = list(stream)
+    assert [first["citing_doi"], *(r["citing_doi"] for r in rest)] == ["10.5555/a"] * 3
+    assert store.stats()["statements"] == 8
