@@ -186,6 +186,11 @@ def test_phone_layout_and_keyboard(server: str, browser: object, cited_doi: str)
     page.goto(f"{server}/papers/{cited_doi}")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page is {overflow}px wider than a phone screen"
+    # Filters start folded on a phone; opening them shows the options.
+    assert page.evaluate("document.querySelector('details.facets').open") is False
+    page.locator("details.facets > summary").click()
+    assert page.locator("#facet-type input[value=mentioning]").is_visible()
+    page.goto(f"{server}/papers/{cited_doi}")
     # Tab walks the skip link, the home link, then the site search; typing there searches.
     focused = []
     for _ in range(3):
