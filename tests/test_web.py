@@ -7,12 +7,14 @@ self-citation); the last ones on a real index of the interlinked eLife set when 
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.webfixtures import TARGET_DOI, XSS, build_small_index, real_index
 
+from citelens.errors import StoreError
 from citelens.store.sqlite import SqliteStore
 from citelens.web.app import create_app
 
@@ -246,3 +248,17 @@ def test_home_lists_most_cited(client: TestClient) -> None:
     first = html.index("Most cited in this index")
     assert html.index(f'href="/papers/{TARGET_DOI}"', first) > first
     assert "cited by 3 publications in 6 statements" in html
+
+
+def test_a_file_that_is_not_an_index_gives_503(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE unrelated (x)")
+    conn.commit()
+    conn.close()
+    client = TestClient(create_app(path))
+    r = client.get(f"/api/v1/papers/{TARGET_DOI}")
+    assert r.status_code == 503 and r.json()["error"] == "index_unavailable"
+    assert client.get("/").status_code == 503
+    with pytest.raises(StoreError, match="no index"):
+        create_app(tmp_path / "missing.db")

@@ -194,6 +194,11 @@ def create_app(db_path: str | Path) -> FastAPI:
     async def store_failed(request: Request, exc: StoreError) -> Response:
         return error(request, 503, "index_unavailable", str(exc))
 
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def index_broken(request: Request, exc: sqlite3.DatabaseError) -> Response:
+        # A file that is not a citelens index, or one damaged under the server.
+        return error(request, 503, "index_unavailable", f"{index.path}: {exc}")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         kind = "not_found" if exc.status_code == 404 else "http_error"
