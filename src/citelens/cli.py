@@ -345,10 +345,7 @@ LIMIT 1
 def most_cited_doi(store: Store) -> str:
     """The DOI of the indexed article cited by the most publications in the index (any cited
     work when no indexed article is cited)."""
-    reader = getattr(store, "reader", None)
-    if reader is None:
-        raise NotFound("this store cannot list works by citations")
-    with reader() as conn:
+    with store.reader() as conn:
         row = conn.execute(MOST_CITED_SQL).fetchone()
     if row is None:
         raise NotFound("the index holds no cited work with a DOI yet: ingest articles first")

@@ -289,10 +289,7 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, pdf: bool = False) -> l
 
 def known_sources(store: Store) -> dict[str, tuple[str, str]]:
     """sha256 -> (work key, source path) of every source file whose article is in the index."""
-    reader = getattr(store, "reader", None)
-    if reader is None:
-        return {}
-    with reader() as conn:
+    with store.reader() as conn:
         rows = conn.execute(
             "SELECT source_sha256, key, source_path FROM works"
             " WHERE has_full_text = 1 AND source_sha256 IS NOT NULL"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +39,18 @@ class Store(Protocol):
     def resolve(self) -> ResolveSummary: ...
 
     def stats(self) -> dict[str, int]: ...
+
+    def reader(self) -> AbstractContextManager[Any]:
+        """A read-only DB-API connection that sees committed state while a writer works."""
+        ...
+
+    def work_by_doi(self, doi: str) -> dict[str, Any] | None: ...
+
+    def set_labels(self, rows: Iterable[tuple[int, str, float, str]]) -> int: ...
+
+    def iter_statements_for_classify(
+        self, *, unlabelled_only: bool = False
+    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]: ...
 
     def export_statements(self) -> Iterator[dict[str, Any]]: ...
 
