@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.webfixtures import TARGET_DOI, XSS, build_small_index
 
@@ -228,3 +229,15 @@ def test_cache_follows_in_place_updates_and_survives_other_commits(tmp_path: Pat
         first["contrasting"] + 1,
     )
     reader.close()
+
+
+def test_scores_align_with_table_rows() -> None:
+    rows = [
+        (sid, 1, sid, 0, 7, "mentioning", "results", 2014, None, None, 0, 0.5) for sid in (5, 3, 9)
+    ]
+    table = report.build_table(rows, {}, [])
+    scores = report._scores(table, np.array([9, 5, 42]), np.array([-1.0, -2.0, -3.0]))
+    assert list(table.ids) == [5, 3, 9]
+    assert scores.tolist() == [-2.0, float("inf"), -1.0]
+    ordered = report.order_positions(table, np.arange(3), "relevance", scores)
+    assert [int(table.ids[i]) for i in ordered] == [5, 9, 3]

@@ -16,7 +16,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from citelens.errors import NotFound, QueryError
 from citelens.identifiers import normalise_doi
 from citelens.model import Label, SectionType
 
+T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 SORTS = ("relevance", "newest", "oldest")
@@ -741,6 +742,41 @@ class _TableCache:
 _TABLES = _TableCache()
 
 
+class _SearchCache:
+    """The last searches' matches, so that paging and filtering a search does not redo it.
+
+    Entries are only used while the index file is unchanged.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get(self, conn: sqlite3.Connection, key: tuple[Any, ...], run: Callable[[], T]) -> T:
+        state = _index_state(conn)
+        if state is None:
+            return run()
+        full = (state, *key)
+        with self._lock:
+            if full in self._results:
+                self._results.move_to_end(full)
+                return self._results[full]
+        result = run()
+        with self._lock:
+            self._results[full] = result
+            while len(self._results) > self._size:
+                self._results.popitem(last=False)
+        return result
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()
+
+
+_SEARCHES = _SearchCache()
+
+
 def clear_report_cache(names: bool = False) -> None:
     """Forget every cached paper table, and with `names` the cached author names too.
 
@@ -748,6 +784,7 @@ def clear_report_cache(names: bool = False) -> None:
     """
     global _VOCABULARY
     _TABLES.clear()
+    _SEARCHES.clear()
     if names:
         _AUTHOR_CODES.clear()
         _VOCABULARY = AuthorVocabulary()
@@ -854,11 +891,23 @@ def _page_of(
     }
 
 
-def _scores(table: StatementTable, hits: Iterable[Sequence[Any]]) -> np.ndarray:
+def _scores(table: StatementTable, hit_ids: np.ndarray, hit_scores: np.ndarray) -> np.ndarray:
     """bm25 of each statement of the table; +inf for those the search did not match."""
-    found = dict(hits)
-    return np.fromiter(
-        (found.get(int(i), np.inf) for i in table.ids), dtype=np.float64, count=len(table)
+    scores = np.full(len(table), np.inf)
+    if len(table) and len(hit_ids):
+        order = np.argsort(table.ids)
+        at = np.searchsorted(table.ids, hit_ids, sorter=order).clip(max=len(table) - 1)
+        found = table.ids[order[at]] == hit_ids
+        scores[order[at[found]]] = hit_scores[found]
+    return scores
+
+
+def _hit_arrays(
+    hits: Sequence[Sequence[Any]], id_col: int, score_col: int
+) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.fromiter((h[id_col] for h in hits), np.int64, len(hits)),
+        np.fromiter((h[score_col] for h in hits), np.float64, len(hits)),
     )
 
 
@@ -874,15 +923,21 @@ def _statements_of(
     scores: np.ndarray | None = None
     fts_query = None
     if f.q is not None:
-        # The search ranks within the paper's statements: the FTS matches are joined to them.
-        fts_query, hits = _run_fts(
-            conn,
-            f.q,
-            f"SELECT s.id, {_BM25} FROM statements_fts JOIN statements s"
-            " ON s.id = statements_fts.rowid WHERE statements_fts MATCH ? AND s.cited_work_id = ?",
-            (work[0],),
-        )
-        scores = _scores(table, hits)
+        q = f.q
+
+        def search() -> tuple[str, tuple[np.ndarray, np.ndarray]]:
+            # The search ranks within the paper's statements: FTS matches joined to them.
+            fts_query, hits = _run_fts(
+                conn,
+                q,
+                f"SELECT s.id, {_BM25} FROM statements_fts JOIN statements s ON s.id ="
+                " statements_fts.rowid WHERE statements_fts MATCH ? AND s.cited_work_id = ?",
+                (work[0],),
+            )
+            return fts_query, _hit_arrays(hits, 0, 1)
+
+        fts_query, (hit_ids, hit_scores) = _SEARCHES.get(conn, ("paper", work[0], q), search)
+        scores = _scores(table, hit_ids, hit_scores)
     result = _page_of(conn, table, f, sort, page, page_size, scores, fts_query)
     result["doi"] = work[1]
     return result
@@ -942,17 +997,21 @@ def search_statements(
     """Statements across the whole index that match a full-text search, with the same facets."""
     f = replace(_checked_request(filters, sort, page, page_size), q=q).checked()
     with _reading(store) as conn:
-        fts_query, hits = _run_fts(
-            conn,
-            q,
-            f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id, s.label,"
-            f" s.section_type, s.citing_year, s.citing_type, s.citing_journal, s.self_citation,"
-            f" s.confidence, {_BM25} FROM statements_fts JOIN statements s"
-            f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ?",
-            (),
-        )
-        table = _table_of(conn, [h[:12] for h in hits])
-        scores = _scores(table, ((h[0], h[12]) for h in hits))
+
+        def search() -> tuple[str, StatementTable, np.ndarray]:
+            fts_query, hits = _run_fts(
+                conn,
+                q,
+                f"SELECT s.id, s.citing_work_id, s.paragraph, s.sentence, s.cited_work_id,"
+                f" s.label, s.section_type, s.citing_year, s.citing_type, s.citing_journal,"
+                f" s.self_citation, s.confidence, {_BM25} FROM statements_fts JOIN statements s"
+                f" ON s.id = statements_fts.rowid WHERE statements_fts MATCH ?",
+                (),
+            )
+            table = _table_of(conn, [h[:12] for h in hits])
+            return fts_query, table, _scores(table, *_hit_arrays(hits, 0, 12))
+
+        fts_query, table, scores = _SEARCHES.get(conn, ("index", q), search)
         return _page_of(conn, table, f, sort, page, page_size, scores, fts_query)
 
 
