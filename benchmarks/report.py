@@ -194,9 +194,9 @@ def main() -> None:
     n = args.requests
     api, page = get(f"/api/v1/papers/{doi}"), get(f"/papers/{doi}")
 
-    def cold(call: Callable[[], object], names: bool) -> Callable[[], object]:
+    def cold(call: Callable[[], object], **caches: bool) -> Callable[[], object]:
         def uncached() -> object:
-            clear_report_cache(names=names)
+            clear_report_cache(**caches)
             return call()
 
         return uncached
@@ -219,9 +219,9 @@ def main() -> None:
         ("report API /api/v1/papers/{doi} (facets)", api),
         ("report API after a commit elsewhere in the index", after_other_commit(api)),
         ("report page /papers/{doi} (facets, 20 cards)", page),
-        ("report API, paper table rebuilt (its statements changed)", cold(api, False)),
-        ("report page, paper table rebuilt (its statements changed)", cold(page, False)),
-        ("report API, nothing cached (fresh server)", cold(api, True)),
+        ("report API, paper table rebuilt (its statements changed)", cold(api)),
+        ("report page, paper table rebuilt (its statements changed)", cold(page)),
+        ("report API, nothing cached (fresh server)", cold(api, names=True)),
         ("statements API page 1", get(f"/api/v1/papers/{doi}/statements")),
         (
             "statements API type+section+year, newest",
@@ -234,8 +234,19 @@ def main() -> None:
             ),
         ),
         ("report page, page 40", get(f"/papers/{doi}", page=40)),
-        ("report page, search q=neurons", get(f"/papers/{doi}", q="neurons")),
-        ("report page, search q=glutamatergic", get(f"/papers/{doi}", q="glutamatergic")),
+        (
+            "report page, new search q=neurons",
+            cold(get(f"/papers/{doi}", q="neurons"), tables=False),
+        ),
+        (
+            "report page, new search q=glutamatergic",
+            cold(get(f"/papers/{doi}", q="glutamatergic"), tables=False),
+        ),
+        (
+            "report page, search q=neurons, page 2 (search cached)",
+            get(f"/papers/{doi}", q="neurons", page=2),
+        ),
+        ("whole-index search q=glutamatergic, new", cold(get("/search", q="glutamatergic"))),
     ]
     print(f"load average before timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, fn in cases:

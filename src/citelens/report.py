@@ -777,14 +777,16 @@ class _SearchCache:
 _SEARCHES = _SearchCache()
 
 
-def clear_report_cache(names: bool = False) -> None:
-    """Forget every cached paper table, and with `names` the cached author names too.
+def clear_report_cache(*, tables: bool = True, searches: bool = True, names: bool = False) -> None:
+    """Forget cached paper tables, searches and (with `names`) citing authors' names.
 
     Benchmarks time the uncached paths with it.
     """
     global _VOCABULARY
-    _TABLES.clear()
-    _SEARCHES.clear()
+    if tables:
+        _TABLES.clear()
+    if searches:
+        _SEARCHES.clear()
     if names:
         _AUTHOR_CODES.clear()
         _VOCABULARY = AuthorVocabulary()
