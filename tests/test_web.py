@@ -262,3 +262,19 @@ def test_a_file_that_is_not_an_index_gives_503(tmp_path: Path) -> None:
     assert client.get("/").status_code == 503
     with pytest.raises(StoreError, match="no index"):
         create_app(tmp_path / "missing.db")
+
+
+def test_every_api_route_and_serve_option_is_documented(client: TestClient) -> None:
+    from tests.webfixtures import REPO
+
+    from citelens.web.commands import serve
+
+    doc = (REPO / "docs" / "web.md").read_text()
+    paths = {r.path.replace("{doi:path}", "{doi}") for r in client.app.routes}
+    api = sorted(p for p in paths if p.startswith("/api/v1/"))
+    assert api, "no API routes found"
+    for path in api:
+        assert path in doc, f"{path} is not in docs/web.md"
+    for option in serve.params:
+        for flag in option.opts:
+            assert flag in doc, f"serve {flag} is not in docs/web.md"
