@@ -63,7 +63,8 @@ class ReadOnlyIndex:
     def prepare(self) -> bool:
         """Add the report indexes when the file is writable; False when it is not."""
         try:
-            conn = sqlite3.connect(self.path, timeout=30)
+            # A writer holding the file for long only delays these indexes, not the server.
+            conn = sqlite3.connect(self.path, timeout=5)
         except sqlite3.Error:
             return False
         try:
