@@ -63,7 +63,7 @@ class ReadOnlyIndex:
     def prepare(self) -> bool:
         """Add the report indexes when the file is writable; False when it is not."""
         try:
-            # A writer holding the file for long only delays these indexes, not the server.
+            # Behind a busy writer the server starts without these indexes rather than wait.
             conn = sqlite3.connect(self.path, timeout=5)
         except sqlite3.Error:
             return False
