@@ -1,7 +1,7 @@
 """Store backends: turns a path or URL into the Store that serves it.
 
 A plain path or `sqlite:///relative.db` / `sqlite:////absolute.db` opens SQLite; a
-`postgresql://` URL will open the server backend once it exists.
+`postgresql://` (or `postgres://`) URL opens the server backend, which needs psycopg.
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ def open_store(url_or_path: str) -> Store:
 
         return SqliteStore(rest[1:])
     if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise StoreError(
-            f"{target}: the PostgreSQL store is not implemented yet; use a SQLite file path"
-        )
-    raise StoreError(f"{target}: unknown store scheme {scheme!r}; use a path or sqlite:///")
+        # psycopg is an optional dependency: imported here, only when a server is named.
+        try:
+            from citelens.store.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise StoreError(
+                "a postgresql:// store needs psycopg 3: pip install 'citelens[postgres]'"
+            ) from exc
+        return PostgresStore(target)
+    raise StoreError(
+        f"{target}: unknown store scheme {scheme!r}; use a path, sqlite:/// or postgresql://"
+    )
