@@ -3,6 +3,7 @@ migrations, and a real SIGKILL in the middle of an ingest."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -287,6 +288,53 @@ def test_fuzzy_resolution_links_doi_less_reference_to_indexed_article(store: Sql
     assert rows(store, "SELECT match_method FROM refs WHERE ref_id = 'bib2'") == [("identity",)]
     assert store.stats()["works"] == works_before - 1  # the orphaned stub is gone
     assert store.resolve() == summary  # idempotent
+
+
+def test_duplicated_reference_entry_gives_one_statement_per_sentence(store: SqliteStore) -> None:
+    # The reference list holds the same DOI twice, and one sentence cites both entries.
+    doc, _ = article("10.5555/a", [ref("bib1", doi="10.5555/x"), ref("bib2", doi="10.5555/X")])
+    text = "Earlier work measured the effect [1] and so did a later erratum [2]."
+    first, second = Span(33, 36), Span(64, 67)
+    sts = [
+        Statement(
+            ref_id,
+            text,
+            "",
+            "",
+            [own],
+            [other],
+            "Introduction",
+            SectionType.INTRODUCTION,
+            paragraph=0,
+            sentence=0,
+        )
+        for ref_id, own, other in (("bib1", first, second), ("bib2", second, first))
+    ]
+    saved = save(store, doc, sts)
+    assert saved.statements == 1
+    stored = rows(store, "SELECT ref_id, callouts, other_callouts FROM statements")
+    assert [(r, json.loads(c), json.loads(o)) for r, c, o in stored] == [
+        ("bib1", [[33, 36], [64, 67]], [])
+    ]
+    assert store.stats()["statements"] == len(list(store.export_statements())) == 1
+
+
+def test_fuzzy_link_onto_a_work_already_cited_in_the_sentence_keeps_one(
+    store: SqliteStore,
+) -> None:
+    title = "Dynamics of membrane proteins in living cells"
+    target = ref("bib1", doi="10.5555/b", title=title, authors=[Author("Lee", "M")])
+    doi_less = ref("bib2", doi=None, title=title, authors=[Author("Lee", "M")])
+    save(store, *article("10.5555/a", [target, doi_less]))
+    assert store.stats()["statements"] == 4  # the DOI-less twin is not known to be the same yet
+    cited = article("10.5555/b", [], title=title, year=2010, authors=[Author("Lee", "Min")])
+    save(store, *cited, "b.xml")
+    store.resolve()
+    assert rows(store, "SELECT match_method FROM refs WHERE ref_id = 'bib2'") == [("fuzzy",)]
+    per_sentence = rows(
+        store, "SELECT sentence, count(*) FROM statements GROUP BY citing_work_id, sentence"
+    )
+    assert per_sentence == [(0, 1), (1, 1)]
 
 
 def test_fts_finds_statement_and_forgets_replaced_ones(store: SqliteStore) -> None:

@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -252,11 +252,11 @@ class SqliteStore:
                 )
                 self._link_refs(conn, plans)
                 ref_rows = self._insert_refs(conn, work_id, plans)
-                self._insert_statements(conn, work_id, doc, statements, plans, ref_rows)
+                stored = self._insert_statements(conn, work_id, doc, statements, plans, ref_rows)
                 self._drop_orphan_stubs(conn, old_cited)
         except sqlite3.Error as exc:
             raise StoreError(f"{source_path}: cannot save into {self.path}: {exc}") from exc
-        return SavedArticle(work_id, key, len(statements), len(plans), replaced)
+        return SavedArticle(work_id, key, stored, len(plans), replaced)
 
     @staticmethod
     def _plan_refs(
@@ -355,6 +355,7 @@ class SqliteStore:
                     (work_id, other[0]),
                 )
                 conn.execute("DELETE FROM works WHERE id = ?", (other[0],))
+                _drop_duplicate_statements(conn, work_id)
         old_cited = [
             int(r[0])
             for r in conn.execute(
@@ -493,7 +494,7 @@ class SqliteStore:
         statements: Sequence[Statement],
         plans: dict[str, _RefPlan],
         ref_rows: dict[str, int],
-    ) -> None:
+    ) -> int:
         meta = doc.meta
         citing = author_marks(meta.authors)
         self_cited = {
@@ -502,6 +503,7 @@ class SqliteStore:
             )
             for ref_id, plan in plans.items()
         }
+        statements = _merge_same_work(statements, plans)
         conn.executemany(
             "INSERT INTO statements (citing_work_id, ref_row_id, cited_work_id, ref_id, "
             "paragraph, sentence, section_title, section_type, text, before, after, callouts, "
@@ -534,6 +536,7 @@ class SqliteStore:
                 for st in statements
             ],
         )
+        return len(statements)
 
     @staticmethod
     def _drop_orphan_stubs(conn: sqlite3.Connection, candidates: Iterable[int]) -> None:
@@ -568,6 +571,7 @@ class SqliteStore:
         with self._write() as conn:
             for match in matches:
                 self._repoint(conn, match.stub_id, match.work_id, match.score)
+                _drop_duplicate_statements(conn, match.work_id)
             self._drop_orphan_stubs(conn, [m.stub_id for m in matches])
         return self._resolve_summary()
 
@@ -706,3 +710,39 @@ class SqliteStore:
             for statement_id, text, before, after, callouts in conn.execute(sql + " ORDER BY id"):
                 spans = [(int(s), int(e)) for s, e in json.loads(callouts)]
                 yield statement_id, text, before, after, spans
+
+
+def _merge_same_work(
+    statements: Sequence[Statement], plans: dict[str, _RefPlan]
+) -> list[Statement]:
+    """One statement per (sentence, cited work): a sentence citing one work through two
+    entries of the reference list (a duplicated entry) keeps the first, with both callouts."""
+    kept: dict[tuple[int, int, object], Statement] = {}
+    merged: list[Statement] = []
+    for st in statements:
+        cited = plans[st.ref_id].cited_work_id
+        place = (st.paragraph, st.sentence, cited if cited is not None else st.ref_id)
+        first = kept.get(place)
+        if first is None:
+            kept[place] = st
+            merged.append(st)
+            continue
+        spans = set(first.callouts) | set(st.callouts)
+        joined = replace(
+            first,
+            callouts=sorted(spans, key=lambda span: (span.start, span.end)),
+            other_callouts=[span for span in first.other_callouts if span not in spans],
+        )
+        kept[place] = joined
+        merged[merged.index(first)] = joined
+    return merged
+
+
+def _drop_duplicate_statements(conn: sqlite3.Connection, cited_work_id: int) -> None:
+    """After references were repointed to `cited_work_id`, keep one statement per sentence."""
+    conn.execute(
+        "DELETE FROM statements WHERE cited_work_id = ?1 AND id NOT IN ("
+        "SELECT min(id) FROM statements WHERE cited_work_id = ?1 "
+        "GROUP BY citing_work_id, paragraph, sentence)",
+        (cited_work_id,),
+    )
