@@ -12,13 +12,18 @@ from urllib.parse import unquote
 # Registrant codes are 4-9 digits (a few old ones carry sub-codes "10.1000.10/..."), then a
 # suffix of any printable characters.
 _DOI_SHAPE = re.compile(r"^10\.\d{4,9}(?:\.\d+)*/\S+$")
-_DOI_IN_TEXT = re.compile(r"10\.\d{4,9}(?:\.\d+)*/[^\s\"<>]+")
+# Angle brackets end a DOI in text (they start markup) except in the "<...::...>" group of
+# SICI DOIs of the 1990s ("10.1002/(SICI)1097-4636(199603)30:3<385::AID-JBM13>3.0.CO;2-J").
+_DOI_IN_TEXT = re.compile(r"10\.\d{4,9}(?:\.\d+)*/(?:[^\s\"<>]|<[^\s\"<>]*::[^\s\"<>]*>)+")
 _DOI_PREFIX = re.compile(
     r"^(?:https?://)?(?:(?:dx\.|www\.)?doi\.org/|doi\.org/)|^(?:doi|DOI)\s*[:=]?\s*",
     re.IGNORECASE,
 )
 _TRAILING = ".,;:'\"!?>]}"
-_PMID_IN_TEXT = re.compile(r"\bPMID\s*[:=]?\s*(\d{1,9})\b", re.IGNORECASE)
+# "PMID: 123", and PMC author manuscripts' "[PubMed: 123]" or "PubMed PMID: 123".
+_PMID_IN_TEXT = re.compile(
+    r"\b(?:PMID|PubMed(?:\s+PMID|\s+ID)?)\s*[:=]?\s*(\d{1,9})\b", re.IGNORECASE
+)
 _PMCID_IN_TEXT = re.compile(r"\bPMC\s*(\d{1,9})\b", re.IGNORECASE)
 _ORCID = re.compile(r"(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dXx])")
 

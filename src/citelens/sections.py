@@ -44,7 +44,11 @@ _HEADING_WORDS: tuple[tuple[str, SectionType], ...] = (
         r"|sample size",
         SectionType.METHODS,
     ),
-    (r"results?|findings|observations|evaluation|experiments", SectionType.RESULTS),
+    (
+        r"results?|findings|observations|evaluation|experiments"
+        r"|case (?:presentation|report|description|history|study|series)",
+        SectionType.RESULTS,
+    ),
     (r"discussion|limitations", SectionType.DISCUSSION),
     (
         r"conclusions?|concluding remarks|summary and outlook|outlook|future work"
@@ -61,9 +65,15 @@ _HEADING = re.compile(
 def section_type(title: str | None, sec_type: str | None = None) -> SectionType:
     """The type of one section from its JATS sec-type (preferred) or its heading words."""
     if sec_type:
-        known = _SEC_TYPES.get(sec_type.strip().lower())
+        key = sec_type.strip().lower()
+        known = _SEC_TYPES.get(key)
         if known is not None:
             return known
+        # Publishers spell the same types their own way ("materials-methods",
+        # "methods|materials", "Results_Discussion"): read the value as heading words.
+        match = _HEADING.search(re.sub(r"[|_\-]+", " ", key))
+        if match and match.lastgroup:
+            return _HEADING_WORDS[int(match.lastgroup[1:])][1]
     if title:
         match = _HEADING.search(title)
         if match and match.lastgroup:

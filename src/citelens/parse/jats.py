@@ -68,22 +68,31 @@ NOTICE_TYPES = frozenset(
 )
 # A range written as two callouts: only a dash (and the brackets around each number) between.
 RANGE_GAP = re.compile(r"\s*[\])]?\s*[-–—]\s*[\[(]?\s*")
-RANGE_IN_ONE = re.compile(r"[\[(]?\s*(\d+)\s*[-–—]\s*(\d+)\s*[\])]?")
+# One callout printing numbers and ranges ("3–7", "[1-3,5]"): each range in it is expanded.
+NUMBER_LIST = re.compile(r"[\[(]?\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*[\])]?")
+RANGE_PIECE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
 LABEL_NUMBER = re.compile(r"\W*(\d+)\W*")
 NUMBER_CALLOUT = re.compile(r"[\[(]?\s*\d+\s*[\])]?")
 YEAR = re.compile(r"(1[5-9]\d\d|20\d\d|21\d\d)")
 # A range of this many references or more is a typo or a page range, not a citation of each.
 MAX_RANGE = 20
+# xref types that some publishers give a citation instead of "bibr" (or none at all): such an
+# xref is a callout when its rid names a reference. Figures and tables use their own types.
+LOOSE_XREF_TYPES = frozenset({None, "", "bib", "ref", "citation", "bibref", "other"})
+MATHML = "http://www.w3.org/1998/Math/MathML"
 
 SectionPath = tuple[tuple[str | None, str | None], ...]
+SECTION_TAGS = frozenset({"sec", "app", "ack", "glossary"})
 
 
 def parse_jats(data: bytes) -> Document:
     """Parse one JATS article; raise ParseError when the bytes are not a usable article."""
     root = load_xml(data)
     article = _article_element(root)
-    bibliography, ids_of_ref = _bibliography(article)
-    builder = _DocumentBuilder(bibliography, ids_of_ref)
+    if article.tag[0] == "{":
+        _drop_jats_namespace(article)
+    bibliography, ids_of_ref, aliases = _bibliography(article)
+    builder = _DocumentBuilder(bibliography, ids_of_ref, aliases)
     front = article.find("front")
     meta = _metadata(front) if front is not None else WorkMeta()
     meta.publication_type = article.get("article-type") or meta.publication_type
@@ -123,6 +132,18 @@ def _article_element(root: etree._Element) -> etree._Element:
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1] if "}" in tag else tag
+
+
+def _drop_jats_namespace(article: etree._Element) -> None:
+    """Plain JATS names for an article written in a namespace (OJS, Crossref-style "jats:").
+
+    JATS has no namespace of its own, but some exports put every element in one; the rest of
+    the parser reads plain names. MathML keeps its namespace: it is another vocabulary.
+    """
+    for element in article.iter():
+        tag = element.tag
+        if isinstance(tag, str) and tag[0] == "{" and not tag.startswith("{" + MATHML):
+            element.tag = tag.split("}", 1)[1]
 
 
 # ---------------------------------------------------------------------------------- metadata
@@ -235,14 +256,18 @@ def _notices(article_meta: etree._Element) -> list[str]:
 # ------------------------------------------------------------------------------ bibliography
 
 
-def _bibliography(article: etree._Element) -> tuple[list[BibEntry], dict[str, tuple[str, ...]]]:
-    """Bib entries in list order, and for every ref/@id the entry ids it stands for.
+def _bibliography(
+    article: etree._Element,
+) -> tuple[list[BibEntry], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Bib entries in list order; for every ref/@id the entry ids it stands for; and aliases.
 
     A <ref> holding several citations becomes several entries ("b12", "b12-2", ...): a
-    callout to that ref cites them all.
+    callout to that ref cites them all. Aliases are the ids of the parts of a ref (a citation
+    element, a ref nested in a ref) that some publishers point callouts at instead.
     """
     entries: list[BibEntry] = []
     ids_of_ref: dict[str, tuple[str, ...]] = {}
+    aliases: dict[str, tuple[str, ...]] = {}
     # The reference list lives in <back>, but a few publishers put it at the end of <body>.
     containers = [c for c in (article.find("back"), article.find("body")) if c is not None]
     refs = [
@@ -262,28 +287,59 @@ def _bibliography(article: etree._Element) -> tuple[list[BibEntry], dict[str, tu
         label = _plain_text(ref.find("label")) or None
         citations = list(_citations(ref))
         ids: list[str] = []
-        for k, (citation, alternatives) in enumerate(citations or [(ref, [])]):
+        for k, (citation, alternatives, part_ids) in enumerate(citations or [(ref, [], ())]):
             entry_id = ref_id if k == 0 else f"{ref_id}-{k + 1}"
             entry = _bib_entry(citation, alternatives, entry_id, len(entries), label)
             entries.append(entry)
             ids.append(entry_id)
+            for part_id in part_ids:
+                if part_id and part_id not in taken:
+                    aliases.setdefault(part_id, (entry_id,))
+        if len(citations) == 1 and entries[-1].doi is None:
+            entries[-1].doi = _doi_beside(ref, citations[0][0])
         if ref_id in ids_of_ref:
             continue  # a duplicate id: the first ref with it keeps it, as links resolve
         ids_of_ref[ref_id] = tuple(ids)
-    return entries, ids_of_ref
+    return entries, ids_of_ref, aliases
 
 
-def _citations(ref: etree._Element) -> Iterator[tuple[etree._Element, list[etree._Element]]]:
-    """Each citation of a ref, with the other renderings of it (citation-alternatives)."""
+def _doi_beside(ref: etree._Element, citation: etree._Element) -> str | None:
+    """A DOI printed in the ref next to its citation element (in a <note> or <comment>)."""
     for child in ref:
-        if not isinstance(child.tag, str):
+        if child is citation or not isinstance(child.tag, str) or child.tag == "label":
             continue
-        if child.tag in CITATION_TAGS:
-            yield child, []
-        elif child.tag == "citation-alternatives":
+        for link in child.iter("ext-link", "uri", "pub-id"):
+            doi = normalise_doi(link.get(XLINK_HREF)) or normalise_doi(_plain_text(link))
+            if doi:
+                return doi
+        text = "".join(child.itertext())
+        if "10." in text:
+            found = find_dois(text)
+            if found:
+                return found[0]
+    return None
+
+
+def _citations(
+    ref: etree._Element,
+) -> Iterator[tuple[etree._Element, list[etree._Element], tuple[str | None, ...]]]:
+    """Each citation of a ref, with the other renderings of it (citation-alternatives), and
+    the ids its parts carry."""
+    for child in ref:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in CITATION_TAGS:
+            yield child, [], (child.get("id"),)
+        elif tag == "citation-alternatives":
             renderings = [c for c in child if isinstance(c.tag, str) and c.tag in CITATION_TAGS]
             if renderings:
-                yield renderings[0], renderings[1:]
+                ids = (child.get("id"), *(r.get("id") for r in renderings))
+                yield renderings[0], renderings[1:], ids
+        elif tag == "ref":  # a ref nested in a ref: works grouped under one number
+            inner = list(_citations(child))
+            for citation, alternatives, ids in inner or [(child, [], ())]:
+                yield citation, alternatives, (child.get("id"), *ids)
 
 
 def _bib_entry(
@@ -418,23 +474,27 @@ def _raw_reference(citation: etree._Element) -> str:
 class _DocumentBuilder:
     """Walks block structure (sections, paragraphs, captions, tables) into Paragraphs."""
 
-    def __init__(self, bibliography: list[BibEntry], ids_of_ref: dict[str, tuple[str, ...]]):
+    def __init__(
+        self,
+        bibliography: list[BibEntry],
+        ids_of_ref: dict[str, tuple[str, ...]],
+        aliases: dict[str, tuple[str, ...]],
+    ):
         self.paragraphs: list[Paragraph] = []
-        self.ids_of_ref = ids_of_ref
         self.ranges = _RangeExpander(bibliography, ids_of_ref)
+        # Ranges count in list order; links may also name the parts of a ref.
+        self.ids_of_ref = {**aliases, **ids_of_ref} if aliases else ids_of_ref
 
     def blocks(self, element: etree._Element, path: SectionPath, kind: str) -> None:
         for child in element:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
-            if tag in {"sec", "app", "ack", "glossary"}:
+            if tag in SECTION_TAGS:
                 title_element = child.find("title")
                 title = _plain_text(title_element) or None
                 inner = (*path, (title, child.get("sec-type")))
-                if title_element is not None and any(
-                    x.get("ref-type") == "bibr" for x in title_element.iter("xref")
-                ):
+                if title_element is not None and self.cites(title_element):
                     # A heading such as "Comparison with Ren et al. (2012)" cites too.
                     self.paragraph(title_element, inner, "heading")
                 self.blocks(child, inner, kind)
@@ -443,10 +503,18 @@ class _DocumentBuilder:
             elif tag == "title":
                 if element.tag == "caption":
                     self.paragraph(child, path, kind)
+                elif element.tag not in SECTION_TAGS and self.cites(child):
+                    self.paragraph(child, path, "heading")  # a box or list title that cites
             elif tag == "caption":
                 self.blocks(child, path, "caption")
             elif tag in {"fn", "table-wrap-foot", "fn-group"}:
-                self.blocks(child, path, "footnote")
+                self.blocks_of(child, path, "footnote")
+            elif tag == "xref":
+                if _is_citation(child, self.ids_of_ref):
+                    # A callout outside any paragraph (between blocks): a paragraph of its own.
+                    text = _ParagraphText(self.ids_of_ref)
+                    text.callout(child)
+                    self.add(text, path, kind)
             elif tag == "table":
                 self.table(child, path)
             elif tag in SKIPPED or tag in {"disp-formula", "ref"}:
@@ -458,17 +526,26 @@ class _DocumentBuilder:
             else:
                 self.blocks(child, path, kind)
 
+    def cites(self, element: etree._Element) -> bool:
+        return any(_is_citation(x, self.ids_of_ref) for x in element.iter("xref"))
+
     def paragraph(self, element: etree._Element, path: SectionPath, kind: str) -> None:
-        text = _ParagraphText()
+        text = _ParagraphText(self.ids_of_ref)
         text.inline(element)
         self.add(text, path, kind)
         for deferred in text.deferred:
             self.blocks_of(deferred, path, kind)
 
     def blocks_of(self, element: etree._Element, path: SectionPath, kind: str) -> None:
-        """One deferred element (a figure inside a paragraph, say) as blocks of its own."""
+        """One deferred element (a figure inside a paragraph, say) as blocks of its own.
+
+        One that holds running text itself (a footnote without <p>, a code block) is one
+        paragraph, so that its callouts stay inline.
+        """
         if element.tag == "fn":
-            self.blocks(element, path, "footnote")
+            kind = "footnote"
+        if _is_mixed_content(element):
+            self.paragraph(element, path, kind)
         else:
             self.blocks(element, path, kind)
 
@@ -476,9 +553,9 @@ class _DocumentBuilder:
         # A row is one paragraph, cells separated by " | ", and only rows that cite are
         # kept: other rows hold data, not statements, and would cost time downstream.
         for row in table.iter("tr"):
-            if not any(x.get("ref-type") == "bibr" for x in row.iter("xref")):
+            if not self.cites(row):
                 continue
-            text = _ParagraphText()
+            text = _ParagraphText(self.ids_of_ref)
             for k, cell in enumerate(c for c in row if c.tag in {"td", "th"}):
                 if k:
                     text.add(" | ")
@@ -514,13 +591,12 @@ class _DocumentBuilder:
             ref_ids.append(ids)
         for k, (start, end, rids) in enumerate(raw):
             surface = value[start:end]
-            if len(rids) == 1 and any(dash in surface for dash in "-–—"):
-                match = RANGE_IN_ONE.fullmatch(surface)
-                if match:
-                    between = self.ranges.by_numbers(
-                        rids[0], int(match.group(1)), int(match.group(2))
-                    )
-                    _extend(ref_ids[k], between, self.ids_of_ref)
+            if (
+                rids
+                and ("-" in surface or "–" in surface or "—" in surface)
+                and NUMBER_LIST.fullmatch(surface)
+            ):
+                _extend(ref_ids[k], self.ranges.in_ranges(rids, surface), self.ids_of_ref)
             if k + 1 < len(raw):
                 next_start, next_end, next_rids = raw[k + 1]
                 # Author-year callouts joined by a dash are no range: both ends must be numbers.
@@ -582,11 +658,22 @@ class _RangeExpander:
             return []
         return self.list_order[low + 1 : high]
 
-    def by_numbers(self, first: str, low: int, high: int) -> list[str]:
-        """A single callout "3-7" pointing at reference 3: the references numbered 4 to 7."""
-        if self.number.get(first) != low or not low < high or high - low + 1 >= MAX_RANGE:
-            return []
-        return [self.ref_of_number[n] for n in range(low + 1, high + 1) if n in self.ref_of_number]
+    def in_ranges(self, rids: tuple[str, ...], surface: str) -> list[str]:
+        """The references inside the ranges of one callout: "3-7" pointing at reference 3 (or
+        at 3 and 7) cites 3 to 7; "[1-3,5]" pointing at 1 and 5 cites 1, 2, 3 and 5.
+
+        A range counts only when the callout points at one of its ends, so that a range of
+        page or year numbers is never read as references.
+        """
+        numbers = {self.number.get(rid) for rid in rids}
+        found: list[str] = []
+        for match in RANGE_PIECE.finditer(surface):
+            low, high = int(match.group(1)), int(match.group(2))
+            if (low in numbers or high in numbers) and low < high and high - low + 1 < MAX_RANGE:
+                found.extend(
+                    self.ref_of_number[n] for n in range(low, high + 1) if n in self.ref_of_number
+                )
+        return found
 
 
 class _ParagraphText:
@@ -596,9 +683,10 @@ class _ParagraphText:
     segment at a time between callout edges: far fewer string operations than per node.
     """
 
-    __slots__ = ("callouts", "deferred", "length", "parts")
+    __slots__ = ("callouts", "deferred", "length", "parts", "refs")
 
-    def __init__(self) -> None:
+    def __init__(self, refs: dict[str, tuple[str, ...]]) -> None:
+        self.refs = refs  # ids a callout can point at, for xrefs not typed "bibr"
         self.parts: list[str] = []
         self.length = 0
         self.callouts: list[tuple[int, int, tuple[str, ...]]] = []  # raw offsets until value()
@@ -618,11 +706,8 @@ class _ParagraphText:
         for child in element:
             tag = child.tag
             if isinstance(tag, str):
-                if tag == "xref" and child.get("ref-type") == "bibr":
-                    start = self.length
-                    self.inline(child)
-                    rids = tuple((child.get("rid") or "").split())
-                    self.callouts.append((start, self.length, rids))
+                if tag == "xref" and _is_citation(child, self.refs):
+                    self.callout(child)
                 elif tag in DEFERRED_IN_P:
                     self.deferred.append(child)
                     self.add(" ")
@@ -638,6 +723,11 @@ class _ParagraphText:
             if tail:
                 parts.append(tail)
                 self.length += len(tail)
+
+    def callout(self, xref: etree._Element) -> None:
+        start = self.length
+        self.inline(xref)
+        self.callouts.append((start, self.length, tuple((xref.get("rid") or "").split())))
 
     def value(self) -> tuple[str, list[tuple[int, int, tuple[str, ...]]]]:
         """The collapsed text and the callouts' offsets into it (empty callouts dropped)."""
@@ -678,6 +768,17 @@ class _ParagraphText:
                 out.append(" ")
             out.append(" ".join(rest))
         return "".join(out), callouts
+
+
+def _is_citation(xref: etree._Element, refs: dict[str, tuple[str, ...]]) -> bool:
+    """True for an xref that is a bibliographic callout."""
+    kind = xref.get("ref-type")
+    if kind == "bibr":
+        return True
+    if kind not in LOOSE_XREF_TYPES:
+        return False
+    rids = (xref.get("rid") or "").split()
+    return bool(rids) and all(rid in refs for rid in rids)
 
 
 def _is_mixed_content(element: etree._Element) -> bool:

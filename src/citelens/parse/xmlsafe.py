@@ -8,6 +8,7 @@ not decode in the encoding the document declares. Every refusal is a ParseError 
 from __future__ import annotations
 
 import codecs
+import html.entities
 import re
 
 from lxml import etree
@@ -37,6 +38,8 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9
 # An internal DTD subset: "<!DOCTYPE name ... [" -- entity declarations can only live there.
 _INTERNAL_SUBSET = re.compile(r"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+_ENTITY_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 
 
 def _encoding_of(data: bytes) -> tuple[str, int]:
@@ -93,9 +96,33 @@ def load_xml(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise ParseError(f"malformed XML: {exc}") from None
+        if "not defined" not in str(exc) or encoding.startswith(("utf-16", "utf-32")):
+            raise ParseError(f"malformed XML: {exc}") from None
+        root = _with_html_entities(data, exc)
     if root is None:
         raise ParseError("not XML: no root element")
+    return root
+
+
+def _with_html_entities(data: bytes, error: etree.XMLSyntaxError) -> etree._Element:
+    """Parse again with HTML named entities (&nbsp;) written as character references.
+
+    Publishers export files that use HTML entity names without the DTD that declares them.
+    Each known name stands for one fixed character, so nothing expands: unknown names still
+    fail, with the parser's own message.
+    """
+
+    def reference(match: re.Match[bytes]) -> bytes:
+        name = match.group(1)
+        codepoint = html.entities.name2codepoint.get(name.decode("ascii"))
+        if name in _XML_ENTITIES or codepoint is None:
+            return match.group(0)
+        return b"&#%d;" % codepoint
+
+    try:
+        root = etree.fromstring(_ENTITY_REF.sub(reference, data), _PARSER)
+    except etree.XMLSyntaxError:
+        raise ParseError(f"malformed XML: {error}") from None
     return root
 
 
