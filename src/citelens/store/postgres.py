@@ -37,6 +37,7 @@ from citelens.store.rows import (
     citing_work_values,
     fuzzy_self_citation,
     link_by_identifiers,
+    merge_same_work,
     plan_refs,
     rank_citing_candidates,
     ref_rows,
@@ -211,15 +212,16 @@ class PostgresStore:
                 )
                 self._link_refs(conn, plans)
                 ref_row_ids = self._insert_refs(conn, work_id, plans)
+                stored = merge_same_work(statements, plans)
                 with conn.cursor().copy(
                     f"COPY statements ({STATEMENT_COLUMNS}) FROM STDIN"
                 ) as copy:
-                    for row in statement_rows(work_id, doc.meta, statements, plans, ref_row_ids):
+                    for row in statement_rows(work_id, doc.meta, stored, plans, ref_row_ids):
                         copy.write_row(row)
                 self._drop_orphan_stubs(conn, old_cited)
         except psycopg.Error as exc:
             raise StoreError(f"{source_path}: cannot save into {self.name}: {exc}") from exc
-        return SavedArticle(work_id, key, len(statements), len(plans), replaced)
+        return SavedArticle(work_id, key, len(stored), len(plans), replaced)
 
     @staticmethod
     def _upsert_citing_work(
@@ -264,6 +266,7 @@ class PostgresStore:
                 (work_id, merged),
             )
             conn.execute("DELETE FROM works WHERE id = ANY(%s)", (merged,))
+            _drop_duplicate_statements(conn, [work_id])
         old_cited = [
             int(r[0])
             for r in conn.execute(
@@ -368,6 +371,7 @@ class PostgresStore:
                     )
                     matches = match_stubs(stubs, candidates)
                     self._repoint(conn, [(m.stub_id, m.work_id, m.score) for m in matches])
+                    _drop_duplicate_statements(conn, [m.work_id for m in matches])
                     self._drop_orphan_stubs(conn, [m.stub_id for m in matches])
                 return self._resolve_summary(conn)
         except psycopg.Error as exc:
@@ -533,3 +537,17 @@ class PostgresStore:
             cur.execute(sql + " ORDER BY id")
             for statement_id, text, before, after, callouts in cur:
                 yield statement_id, text, before, after, [(int(s), int(e)) for s, e in callouts]
+
+
+def _drop_duplicate_statements(conn: psycopg.Connection[Any], cited_work_ids: list[int]) -> None:
+    """After references were repointed to these works, keep one statement per (sentence, cited
+    work): the oldest row, as the SQLite store does."""
+    if not cited_work_ids:
+        return
+    ids = sorted(set(cited_work_ids))
+    conn.execute(
+        "DELETE FROM statements WHERE cited_work_id = ANY(%(ids)s) AND id NOT IN ("
+        "SELECT min(id) FROM statements WHERE cited_work_id = ANY(%(ids)s) "
+        "GROUP BY cited_work_id, citing_work_id, paragraph, sentence)",
+        {"ids": ids},
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from citelens.errors import InputError
@@ -290,6 +290,32 @@ def self_citations(citing: Sequence[Author], plans: Mapping[str, RefPlan]) -> di
         )
         for ref_id, plan in plans.items()
     }
+
+
+def merge_same_work(
+    statements: Sequence[Statement], plans: Mapping[str, RefPlan]
+) -> list[Statement]:
+    """One statement per (sentence, cited work): a sentence citing one work through two
+    entries of the reference list (a duplicated entry) keeps the first, with both callouts."""
+    kept: dict[tuple[int, int, object], Statement] = {}
+    merged: list[Statement] = []
+    for st in statements:
+        cited = plans[st.ref_id].cited_work_id
+        place = (st.paragraph, st.sentence, cited if cited is not None else st.ref_id)
+        first = kept.get(place)
+        if first is None:
+            kept[place] = st
+            merged.append(st)
+            continue
+        spans = set(first.callouts) | set(st.callouts)
+        joined = replace(
+            first,
+            callouts=sorted(spans, key=lambda span: (span.start, span.end)),
+            other_callouts=[span for span in first.other_callouts if span not in spans],
+        )
+        kept[place] = joined
+        merged[merged.index(first)] = joined
+    return merged
 
 
 STATEMENT_COLUMNS = (

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS statements (
     UNIQUE (citing_work_id, paragraph, sentence, ref_row_id)
 );
 CREATE INDEX IF NOT EXISTS statements_cited ON statements(cited_work_id, label);
-CREATE INDEX IF NOT EXISTS statements_citing ON statements(citing_work_id);
+-- (Statements by citing work are found through the unique key, which starts with it.)
 -- Deleting or repointing a reference finds its statements through this index (foreign-key
 -- checks on refs would otherwise scan every statement once per deleted reference).
 CREATE INDEX IF NOT EXISTS statements_ref ON statements(ref_row_id);
