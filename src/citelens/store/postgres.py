@@ -98,6 +98,11 @@ class PostgresStore:
         self._connect_timeout = connect_timeout
         self._conn = self._connect(autocommit=True)
         try:
+            # The durability of the SQLite store (WAL, synchronous=NORMAL): a killed client or
+            # server never leaves half an article, a server crash may drop the last commits.
+            # Saves a WAL flush wait per article (saving the 200 interlinked eLife articles:
+            # 5.7 s -> 4.3-4.6 s, measured twice each on 2 busy cores).
+            self._conn.execute("SET synchronous_commit = off")
             schema = self._conn.execute("SELECT current_schema()").fetchone()
             if schema is None or schema[0] is None:
                 raise StoreError(
