@@ -34,25 +34,31 @@ _SEC_TYPES: dict[str, SectionType] = {
 _HEADING_WORDS: tuple[tuple[str, SectionType], ...] = (
     (
         r"introduction|background|overview|motivation|statement of need|related work"
-        r"|literature review|state of the art",
+        r"|literature review|state of the art"
+        # Spanish, Portuguese, French, German (SciELO, OJS and European journals)
+        r"|introducci[oó]n|introdu[cç][aã]o|antecedentes|einleitung|hintergrund",
         SectionType.INTRODUCTION,
     ),
     (
         r"methods?|methodology|materials|experimental(?: procedures| section| design)?"
         r"|study design|statistical analys[ie]s|data analysis|participants|patients and"
         r"|procedures?|protocols?|data collection|implementation|power calculations?"
-        r"|sample size",
+        r"|sample size"
+        r"|m[eé]todos?|metodolog[ií]a|m[ée]thodes?|m[ée]thodologie|methoden|methodik",
         SectionType.METHODS,
     ),
     (
         r"results?|findings|observations|evaluation|experiments"
-        r"|case (?:presentation|report|description|history|study|series)",
+        r"|case (?:presentation|report|description|history|study|series)"
+        r"|resultados|r[ée]sultats|ergebnisse",
         SectionType.RESULTS,
     ),
-    (r"discussion|limitations", SectionType.DISCUSSION),
+    (r"discussion|limitations|discusi[oó]n|discuss[aã]o|diskussion", SectionType.DISCUSSION),
     (
         r"conclusions?|concluding remarks|summary and outlook|outlook|future work"
-        r"|future directions",
+        r"|future directions"
+        r"|conclusi[oó]n(?:es)?|conclus[aã]o|conclus[oõ]es|considera[cç][oõ]es finais"
+        r"|schlussfolgerung(?:en)?|fazit",
         SectionType.CONCLUSION,
     ),
 )

@@ -285,7 +285,7 @@ def _bibliography(
                 ref_id += "x"
             taken.add(ref_id)
         label = _plain_text(ref.find("label")) or None
-        citations = list(_citations(ref))
+        citations = _one_work_in_two_renderings(list(_citations(ref)))
         ids: list[str] = []
         for k, (citation, alternatives, part_ids) in enumerate(citations or [(ref, [], ())]):
             entry_id = ref_id if k == 0 else f"{ref_id}-{k + 1}"
@@ -301,6 +301,24 @@ def _bibliography(
             continue  # a duplicate id: the first ref with it keeps it, as links resolve
         ids_of_ref[ref_id] = tuple(ids)
     return entries, ids_of_ref, aliases
+
+
+def _one_work_in_two_renderings(
+    citations: list[tuple[etree._Element, list[etree._Element], tuple[str | None, ...]]],
+) -> list[tuple[etree._Element, list[etree._Element], tuple[str | None, ...]]]:
+    """A mixed and an element citation side by side in one ref are one work, printed and tagged.
+
+    SciELO writes every reference so, without citation-alternatives; several works under one
+    number (APS) repeat the same citation element instead. The tagged one leads: its fields
+    are parsed; the printed one stays as the raw text.
+    """
+    if len(citations) != 2 or citations[0][1] or citations[1][1]:
+        return citations
+    (first, _, first_ids), (second, _, second_ids) = citations
+    if {first.tag, second.tag} != {"mixed-citation", "element-citation"}:
+        return citations
+    tagged, printed = (first, second) if first.tag == "element-citation" else (second, first)
+    return [(tagged, [printed], (*first_ids, *second_ids))]
 
 
 def _doi_beside(ref: etree._Element, citation: etree._Element) -> str | None:
@@ -369,7 +387,10 @@ def _bib_entry(
         title = source or ""
     year = _year(_plain_text(fields.get("year")) or _plain_text(fields.get("date")))
     pages = _pages(fields)
-    raw = _raw_reference(citation)
+    printed = next((a for a in alternatives if a.tag == "mixed-citation"), None)
+    if citation.tag == "mixed-citation" or printed is None:
+        printed = citation
+    raw = _raw_reference(printed)
     doi, pmid, pmcid = _reference_identifiers([citation, *alternatives], raw)
     if year is None and raw:
         match = YEAR.search(raw)
@@ -451,7 +472,7 @@ def _reference_identifiers(
         if doi is None and "10." in text:
             found = find_dois(text)
             doi = found[0] if found else None
-        if pmid is None and "pmid" in text.lower():
+        if pmid is None and ("pmid" in text.lower() or "PubMed" in text):
             found = find_pmids(text)
             pmid = found[0] if found else None
         if pmcid is None and "PMC" in text:
@@ -461,9 +482,11 @@ def _reference_identifiers(
 
 
 def _raw_reference(citation: etree._Element) -> str:
-    # Mixed citations carry their own punctuation and spaces; element citations do not, so
-    # their parts are joined with spaces.
-    if citation.tag == "mixed-citation":
+    # Mixed citations (and NLM 2's <citation> written the same way) carry their own
+    # punctuation and spaces; element citations do not, so their parts are joined with spaces.
+    if citation.tag == "mixed-citation" or (
+        citation.tag == "citation" and _is_mixed_content(citation)
+    ):
         return " ".join("".join(citation.itertext()).split())
     return " ".join(" ".join(citation.itertext()).split())
 
@@ -642,6 +665,12 @@ class _RangeExpander:
                 number = int(match.group(1))
                 self.number[ref_id] = number
                 self.ref_of_number.setdefault(number, ref_id)
+        # Without printed labels a numbered style numbers the list in order; a callout's own
+        # numbers are checked against that (in_ranges) before they are trusted.
+        self.order_number = self.number or {
+            ref_id: k + 1 for k, ref_id in enumerate(self.list_order)
+        }
+        self.ref_of_order_number = self.ref_of_number or dict(enumerate(self.list_order, start=1))
 
     def between(self, first: str, last: str) -> list[str]:
         if first in self.number and last in self.number:
@@ -665,14 +694,13 @@ class _RangeExpander:
         A range counts only when the callout points at one of its ends, so that a range of
         page or year numbers is never read as references.
         """
-        numbers = {self.number.get(rid) for rid in rids}
+        ref_of_number = self.ref_of_order_number
+        numbers = {self.order_number.get(rid) for rid in rids}
         found: list[str] = []
         for match in RANGE_PIECE.finditer(surface):
             low, high = int(match.group(1)), int(match.group(2))
             if (low in numbers or high in numbers) and low < high and high - low + 1 < MAX_RANGE:
-                found.extend(
-                    self.ref_of_number[n] for n in range(low, high + 1) if n in self.ref_of_number
-                )
+                found.extend(ref_of_number[n] for n in range(low, high + 1) if n in ref_of_number)
         return found
 
 
