@@ -644,9 +644,24 @@ def test_all_interlinked_articles_give_the_same_index_on_both_backends(
 # -- PostgreSQL only ---------------------------------------------------------------------------
 
 
-def test_search_uses_the_gin_index(pg_url: str) -> None:
+def test_search_ranks_the_citing_sentence_above_its_neighbours_and_uses_the_index(
+    pg_url: str,
+) -> None:
     with PostgresStore(pg_url) as store:
-        save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")], words="Hippocampal"))
+        doc, near = article("10.5555/a", [ref("bib1", doi="10.5555/x")], words="Place cells")
+        for st in near:
+            st.before = "Hippocampal replay was seen before."
+        save(store, doc, near)
+        save(store, *article("10.5555/b", [ref("bib1")], words="Hippocampal replay"), "b.xml")
+        ranked = rows(
+            store,
+            "SELECT text, ts_rank(search, q) FROM statements, "
+            "plainto_tsquery('english', 'hippocampal') q WHERE search @@ q "
+            "ORDER BY 2 DESC, id",
+        )
+        assert len(ranked) == 4
+        assert [text.split()[0] for text, _ in ranked] == ["Hippocampal"] * 2 + ["Place"] * 2
+        assert ranked[1][1] > ranked[2][1]
         with store.reader() as conn:
             conn.execute("SET LOCAL enable_seqscan = off")
             plan = "\n".join(
