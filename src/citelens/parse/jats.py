@@ -74,6 +74,11 @@ RANGE_PIECE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
 LABEL_NUMBER = re.compile(r"\W*(\d+)\W*")
 NUMBER_CALLOUT = re.compile(r"[\[(]?\s*\d+\s*[\])]?")
 YEAR = re.compile(r"(1[5-9]\d\d|20\d\d|21\d\d)")
+# A year in a printed reference: four digits on their own, the one in brackets first; links
+# and DOIs are no place for it, and pages ("6, 2147-2160") rarely pass as a year this late.
+YEAR_IN_TEXT = re.compile(r"(?<![\w/.-])(1[6-9]\d\d|20\d\d)(?![\d/])")
+BRACKETED_YEAR = re.compile(r"\((1[6-9]\d\d|20\d\d)[a-z]?\)")
+LINK_IN_TEXT = re.compile(r"(?:https?://|doi:\s*|10\.\d{4,9}/)\S*", re.IGNORECASE)
 # A range of this many references or more is a typo or a page range, not a citation of each.
 MAX_RANGE = 20
 # xref types that some publishers give a citation instead of "bibr" (or none at all): such an
@@ -393,8 +398,7 @@ def _bib_entry(
     raw = _raw_reference(printed)
     doi, pmid, pmcid = _reference_identifiers([citation, *alternatives], raw)
     if year is None and raw:
-        match = YEAR.search(raw)
-        year = int(match.group(1)) if match else None
+        year = _year_in_text(raw)
     return BibEntry(
         ref_id=ref_id,
         order=order,
@@ -837,6 +841,12 @@ def _plain_text(element: etree._Element | None) -> str:
         text = element.text
         return " ".join(text.split()) if text else ""
     return " ".join("".join(element.itertext()).split())
+
+
+def _year_in_text(raw: str) -> int | None:
+    text = LINK_IN_TEXT.sub(" ", raw) if ("10." in raw or "http" in raw) else raw
+    match = BRACKETED_YEAR.search(text) or YEAR_IN_TEXT.search(text)
+    return int(match.group(1)) if match else None
 
 
 def _year(value: str | None) -> int | None:
