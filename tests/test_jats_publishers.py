@@ -303,12 +303,18 @@ def test_springer_bmc_doi_link_and_results_and_discussion() -> None:
         ("3", ("CR3",)),
         ("2", ("CR2",)),
         ("3", ("CR3",)),
+        ("4", ("CR4",)),
     ]
     assert _dois(doc) == {
         "CR1": "10.1093/ije/dyq272",
         "CR2": "10.1016/s2352-4642(19)30323-2",
         "CR3": None,
+        "CR4": None,
     }
+    chapter = doc.bibliography[3]
+    assert [a.family for a in chapter.authors] == ["Troiano", "Freedson"]  # not the editor
+    assert chapter.title == "Measuring activity with accelerometers"
+    assert chapter.year == 2002 and chapter.pages == "1-20"
     sections = _sections(doc)
     assert sections["Activity falls in adolescence [1–3]."] is SectionType.INTRODUCTION
     assert sections["Our estimates match the survey [3]."] is SectionType.RESULTS

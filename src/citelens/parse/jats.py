@@ -86,6 +86,10 @@ MAX_RANGE = 20
 LOOSE_XREF_TYPES = frozenset({None, "", "bib", "ref", "citation", "bibref", "other"})
 MATHML = "http://www.w3.org/1998/Math/MathML"
 
+# Elements that follow the authors in a citation without a person-group.
+AFTER_AUTHORS = frozenset(
+    {"article-title", "chapter-title", "data-title", "part-title", "source", "year", "date"}
+)
 SectionPath = tuple[tuple[str | None, str | None], ...]
 SECTION_TAGS = frozenset({"sec", "app", "ack", "glossary"})
 
@@ -424,10 +428,15 @@ def _reference_authors(citation: etree._Element) -> list[Author]:
     authors: list[Author] = []
     for container in containers:
         for child in container:
-            if isinstance(child.tag, str) and child.tag in {"name", "string-name", "collab"}:
+            tag = child.tag
+            if isinstance(tag, str) and tag in {"name", "string-name", "collab"}:
                 author = _person(child)
                 if author is not None:
                     authors.append(author)
+            elif container is citation and authors and tag in AFTER_AUTHORS:
+                # Names straight in the citation: the authors lead, and a name after the
+                # title ("In: Editor E, editor.") is an editor's.
+                break
     return authors
 
 
