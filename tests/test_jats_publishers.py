@@ -355,3 +355,21 @@ def test_a_doctype_naming_a_dtd_nobody_can_reach_is_not_fetched() -> None:
     data = text.replace(b"?>\n", b"?>\n" + doctype, 1)
     assert data != text
     assert _callouts(parse_jats(data)) == _callouts(_parse("springer_bmc.xml"))
+
+
+def test_acs_minus_sign_ranges_and_grouped_works() -> None:
+    doc = _parse("acs_minus_ranges.xml")
+    assert _callouts(doc) == [
+        ("1", ("ref1", "ref2", "ref2-2")),  # "1−3": the grouped ref 2 brings both its works
+        ("3", ("ref3",)),
+        ("4−6", ("ref4", "ref5", "ref6")),
+        ("2", ("ref2", "ref2-2")),
+        ("6", ("ref6",)),
+    ]
+    assert _dois(doc)["ref2"] == "10.1002/anie.200300594"
+    assert _dois(doc)["ref2-2"] == "10.1021/cr8002505"
+    statements = _statements(doc)
+    assert ("ref3", "Cross-coupling is widely used.1−3") in statements
+    sections = _sections(doc)
+    assert sections["Yields matched earlier reports.2"] is SectionType.RESULTS
+    assert sections["Reagents were dried as described.6"] is SectionType.METHODS

@@ -179,7 +179,8 @@ def _is_abbreviation(masked: str, stop: int, following: str) -> bool:
     return "." in word and all(part.isalpha() and len(part) <= 2 for part in parts)
 
 
-_CLUSTER_GAP = re.compile(r"[\s,;–—\-\[\]()]*|\s*(?:and|&)\s*")
+# Between callouts of one run: space, separators, brackets and any dash ("1−3" in ACS).
+_CLUSTER_GAP = re.compile(r"[\s,;\-\u2010-\u2014\u2212\[\]()]*|\s*(?:and|&)\s*")
 
 
 def protect_callouts(text: str, callouts: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -67,10 +67,13 @@ NOTICE_TYPES = frozenset(
     }
 )
 # A range written as two callouts: only a dash (and the brackets around each number) between.
-RANGE_GAP = re.compile(r"\s*[\])]?\s*[-–—]\s*[\[(]?\s*")
+# Publishers write a range with any dash: hyphen, en and em dash, Wiley's U+2010 hyphen, the
+# figure dash, and ACS's minus sign (U+2212).
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
+RANGE_GAP = re.compile(rf"\s*[\])]?\s*[{DASHES}]\s*[\[(]?\s*")
 # One callout printing numbers and ranges ("3–7", "[1-3,5]"): each range in it is expanded.
-NUMBER_LIST = re.compile(r"[\[(]?\s*\d+(?:\s*[-–—,;]\s*\d+)*\s*[\])]?")
-RANGE_PIECE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
+NUMBER_LIST = re.compile(rf"[\[(]?\s*\d+(?:\s*[{DASHES},;]\s*\d+)*\s*[\])]?")
+RANGE_PIECE = re.compile(rf"(\d+)\s*[{DASHES}]\s*(\d+)")
 LABEL_NUMBER = re.compile(r"\W*(\d+)\W*")
 NUMBER_CALLOUT = re.compile(r"[\[(]?\s*\d+\s*[\])]?")
 YEAR = re.compile(r"(1[5-9]\d\d|20\d\d|21\d\d)")
@@ -627,11 +630,7 @@ class _DocumentBuilder:
             ref_ids.append(ids)
         for k, (start, end, rids) in enumerate(raw):
             surface = value[start:end]
-            if (
-                rids
-                and ("-" in surface or "–" in surface or "—" in surface)
-                and NUMBER_LIST.fullmatch(surface)
-            ):
+            if rids and any(dash in surface for dash in DASHES) and NUMBER_LIST.fullmatch(surface):
                 _extend(ref_ids[k], self.ranges.in_ranges(rids, surface), self.ids_of_ref)
             if k + 1 < len(raw):
                 next_start, next_end, next_rids = raw[k + 1]
