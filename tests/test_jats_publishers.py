@@ -373,3 +373,27 @@ def test_acs_minus_sign_ranges_and_grouped_works() -> None:
     sections = _sections(doc)
     assert sections["Yields matched earlier reports.2"] is SectionType.RESULTS
     assert sections["Reagents were dried as described.6"] is SectionType.METHODS
+
+
+def test_block_structures_keep_their_callouts_once() -> None:
+    doc = _parse("block_structures.xml")
+    assert _dois(doc) == {
+        "R1": "10.1000/mic.2001.4",  # "(doi:...)." loses the bracket and the stop
+        "R2": "10.1000/lab.2002.5",  # an unmatched ")" is punctuation
+        "R3": "10.1000/(kin)2003.6",  # a matched one is part of the DOI
+        "R4": None,
+    }
+    kinds = {(p.kind, p.text) for p in doc.paragraphs if p.callouts}
+    assert ("heading", "Methods after Abe (2001)") in kinds
+    assert ("footnote", "Kits were bought, see [4].") in kinds  # a footnote inside a <p>
+    assert ("body", "[2]") in kinds  # a callout standing between blocks
+    assert ("footnote", "Funding as stated earlier [1].") in kinds
+    statements = _statements(doc)
+    assert ("R2", "Three steps followed: lysis [2]; washing.") in statements
+    assert ("R3", "The rate obeys r=k as derived before [3].") in statements
+    assert ("R3", "Counts per minute [3].") in statements
+    assert ("R4", "Raw counts follow the protocol [4].") in statements
+    assert all("disagree" not in text for _, text in statements)  # the reply is not ours
+    assert len(statements) == 9
+    sections = _sections(doc)
+    assert sections["Strains were typed as in [1]."] is SectionType.METHODS
