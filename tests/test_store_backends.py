@@ -471,6 +471,17 @@ def test_labels_round_trip(store: Store) -> None:
     assert store.stats()["label_contrasting"] == 1
 
 
+def test_labels_can_be_written_while_statements_stream(store: Store) -> None:
+    save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x"), ref("bib2")], sentences=5))
+    seen = 0
+    for statement_id, *_ in store.iter_statements_for_classify(unlabelled_only=True):
+        assert store.set_labels([(statement_id, "mentioning", 0.8, "m")]) == 1
+        seen += 1
+    assert seen == 10
+    stats = store.stats()
+    assert (stats["label_mentioning"], stats["unlabelled"]) == (10, 0)
+
+
 def test_full_text_search_finds_the_statement_and_forgets_replaced_ones(store: Store) -> None:
     refs = [ref("bib1", doi="10.5555/x")]
     save(store, *article("10.5555/a", refs, words="Hippocampal replay was observed"))

@@ -136,7 +136,10 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         conn = self._conn
-        if conn.execute("SELECT to_regclass('meta')").fetchone() == (None,):
+        # Only this store's own schema counts: a `meta` table further down the search_path
+        # (say in public) belongs to another index.
+        found = conn.execute("SELECT to_regclass(format('%I.meta', current_schema()))")
+        if found.fetchone() == (None,):
             return 0
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
