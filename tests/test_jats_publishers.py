@@ -49,7 +49,8 @@ def _truth_callouts(data: bytes) -> int:
     root = etree.fromstring(data, etree.XMLParser(load_dtd=False, no_network=True))
     xrefs = root.xpath(
         "//*[local-name()='xref'][@ref-type='bibr']"
-        "[not(ancestor::*[local-name()='sub-article' or local-name()='ref-list'])]"
+        "[not(ancestor::*[local-name()='sub-article' or local-name()='response'"
+        " or local-name()='ref-list'])]"
     )
     return sum(1 for x in xrefs if "".join(x.itertext()).strip())
 
