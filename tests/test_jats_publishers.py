@@ -275,7 +275,8 @@ def test_odd_links_loose_types_parts_of_refs_and_number_lists() -> None:
     dois = _dois(doc)
     assert dois["r1"] == "10.1002/(sici)1097-4636(199603)30:3<385::aid-jbm13>3.0.co;2-j"
     assert dois["r2"] == "10.1016/s0043-1648(01)00001-1"  # from the note beside the citation
-    assert dois["r3"] is None
+    assert dois["r3"] == "10.1023/a:1022604001111"  # the href of a <uri> reading "Full text"
+    assert dois["r7"] == "10.1080/17453670810016588"  # an ext-link without href
     assert dois["r4"] == "10.1177/112070000501500101"
     assert dois["r5"] == "10.1016/j.knee.2006.01.001"  # the second reference list
     assert dois["r6"] == "10.1016/j.wear.2006.01.001"
