@@ -399,3 +399,30 @@ def test_block_structures_keep_their_callouts_once() -> None:
     assert len(statements) == 9
     sections = _sections(doc)
     assert sections["Strains were typed as in [1]."] is SectionType.METHODS
+
+
+def test_nature_untitled_introduction_before_titled_sections() -> None:
+    doc = _parse("nature_untitled_intro.xml")
+    assert _callouts(doc) == [
+        ("1", ("CR1",)),  # in the abstract
+        ("1", ("CR1",)),
+        ("2", ("CR2",)),
+        ("2", ("CR2",)),
+        ("3", ("CR3",)),
+        ("3", ("CR3",)),
+        ("2", ("CR2",)),
+    ]
+    body = [st for st in extract(doc) if doc.paragraphs[st.paragraph].kind != "abstract"]
+    typed = {(st.text, st.section_title, st.section_type) for st in body}
+    # Text before the first heading is the introduction, with no title of its own ...
+    assert ("Most lie far from promoters.2", None, SectionType.INTRODUCTION) in typed
+    # ... but a figure placed there floats and says nothing of its section.
+    assert (
+        "Enhancer counts per tissue, as defined before.3",
+        None,
+        SectionType.OTHER,
+    ) in typed
+    assert ("Reads were aligned with a standard tool.2", "Online Methods", SectionType.METHODS) in (
+        typed
+    )
+    assert [entry.year for entry in doc.bibliography] == [2009, 2014, 2012]

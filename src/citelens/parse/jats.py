@@ -25,7 +25,7 @@ from citelens.identifiers import (
 )
 from citelens.model import Author, BibEntry, Callout, Document, Paragraph, SectionType, WorkMeta
 from citelens.parse.xmlsafe import load_xml
-from citelens.sections import section_type_of_path
+from citelens.sections import section_type, section_type_of_path
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
@@ -115,7 +115,7 @@ def parse_jats(data: bytes) -> Document:
             builder.blocks(abstract, ((title, "abstract"),), "abstract")
     body = article.find("body")
     if body is not None:
-        builder.blocks(body, (), "body")
+        builder.blocks(body, (), "body", _untitled_introduction(body))
     back = article.find("back")
     if back is not None:
         builder.blocks(back, (), "body")
@@ -128,6 +128,24 @@ def parse_jats(data: bytes) -> Document:
         bibliography=bibliography,
         source_format="jats",
     )
+
+
+def _untitled_introduction(body: etree._Element) -> SectionPath | None:
+    """The section path for paragraphs that open a body before its first section.
+
+    Nature, BJC, Lancet and many letters print the introduction without a heading: text
+    ahead of titled sections that include no introduction of their own is one.
+    """
+    first = body[0] if len(body) else None
+    if first is None or first.tag == "sec":
+        return None
+    titled = False
+    for sec in body.iterfind("sec"):
+        title = _plain_text(sec.find("title")) or None
+        if section_type(title, sec.get("sec-type")) is SectionType.INTRODUCTION:
+            return None
+        titled = titled or title is not None
+    return ((None, "intro"),) if titled else None
 
 
 def _article_element(root: etree._Element) -> etree._Element:
@@ -524,12 +542,22 @@ class _DocumentBuilder:
         # Ranges count in list order; links may also name the parts of a ref.
         self.ids_of_ref = {**aliases, **ids_of_ref} if aliases else ids_of_ref
 
-    def blocks(self, element: etree._Element, path: SectionPath, kind: str) -> None:
+    def blocks(
+        self,
+        element: etree._Element,
+        path: SectionPath,
+        kind: str,
+        lead: SectionPath | None = None,
+    ) -> None:
+        """The blocks under `element`; those before its first section sit at `lead` if given."""
         for child in element:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
+            # Figures and tables float: where the XML puts them says nothing of their section.
+            where = path if lead is None or tag in DEFERRED_IN_P else lead
             if tag in SECTION_TAGS:
+                lead = None
                 title_element = child.find("title")
                 title = _plain_text(title_element) or None
                 inner = (*path, (title, child.get("sec-type")))
@@ -538,32 +566,32 @@ class _DocumentBuilder:
                     self.paragraph(title_element, inner, "heading")
                 self.blocks(child, inner, kind)
             elif tag == "p":
-                self.paragraph(child, path, kind)
+                self.paragraph(child, where, kind)
             elif tag == "title":
                 if element.tag == "caption":
-                    self.paragraph(child, path, kind)
+                    self.paragraph(child, where, kind)
                 elif element.tag not in SECTION_TAGS and self.cites(child):
-                    self.paragraph(child, path, "heading")  # a box or list title that cites
+                    self.paragraph(child, where, "heading")  # a box or list title that cites
             elif tag == "caption":
-                self.blocks(child, path, "caption")
+                self.blocks(child, where, "caption")
             elif tag in {"fn", "table-wrap-foot", "fn-group"}:
-                self.blocks_of(child, path, "footnote")
+                self.blocks_of(child, where, "footnote")
             elif tag == "xref":
                 if _is_citation(child, self.ids_of_ref):
                     # A callout outside any paragraph (between blocks): a paragraph of its own.
                     text = _ParagraphText(self.ids_of_ref)
                     text.callout(child)
-                    self.add(text, path, kind)
+                    self.add(text, where, kind)
             elif tag == "table":
-                self.table(child, path)
+                self.table(child, where)
             elif tag in SKIPPED or tag in {"disp-formula", "ref"}:
                 continue
             elif tag in {"attrib", "license-p"}:
-                self.paragraph(child, path, "caption")  # figure credits cite their source
+                self.paragraph(child, where, "caption")  # figure credits cite their source
             elif _is_mixed_content(child):
-                self.paragraph(child, path, kind)
+                self.paragraph(child, where, kind)
             else:
-                self.blocks(child, path, kind)
+                self.blocks(child, where, kind)
 
     def cites(self, element: etree._Element) -> bool:
         return any(_is_citation(x, self.ids_of_ref) for x in element.iter("xref"))
