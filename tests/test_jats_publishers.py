@@ -270,6 +270,7 @@ def test_odd_links_loose_types_parts_of_refs_and_number_lists() -> None:
         ("[1-3,5]", ("r1", "r5", "r2", "r3")),  # the empty xref before it is an anchor
         ("[4]", ("r4",)),  # rid names the element-citation inside r4
         ("[6b]", ("r6-2",)),  # rid names the second ref nested in r6
+        ("[8]", ("r8",)),  # rid "R8" for ref "r8"
         ("[7]", ("r7",)),  # a box title that cites
     ]
     dois = _dois(doc)
@@ -277,6 +278,8 @@ def test_odd_links_loose_types_parts_of_refs_and_number_lists() -> None:
     assert dois["r2"] == "10.1016/s0043-1648(01)00001-1"  # from the note beside the citation
     assert dois["r3"] == "10.1023/a:1022604001111"  # the href of a <uri> reading "Full text"
     assert dois["r7"] == "10.1080/17453670810016588"  # an ext-link without href
+    assert dois["r8"] == "10.5301/hip.2009.1234"  # <pub-id xlink:href="..."/>
+    assert next(e for e in doc.bibliography if e.ref_id == "r8").pmid == "19123456"
     assert dois["r4"] == "10.1177/112070000501500101"
     assert dois["r5"] == "10.1016/j.knee.2006.01.001"  # the second reference list
     assert dois["r6"] == "10.1016/j.wear.2006.01.001"

@@ -192,7 +192,7 @@ def _metadata(front: etree._Element) -> WorkMeta:
         value = _plain_text(article_id)
         if kind == "doi" and meta.doi is None:
             meta.doi = normalise_doi(value)
-        elif kind == "pmid" and meta.pmid is None:
+        elif kind in {"pmid", "pubmed"} and meta.pmid is None:
             meta.pmid = normalise_pmid(value)
         elif kind in {"pmc", "pmcid", "pmc-uid"} and meta.pmcid is None:
             meta.pmcid = normalise_pmcid(value)
@@ -481,12 +481,13 @@ def _reference_identifiers(
     for rendering in renderings:
         for pub_id in rendering.iter("pub-id", "object-id"):
             kind = (pub_id.get("pub-id-type") or "").lower()
-            value = _plain_text(pub_id)
+            # A pub-id may hold its value only as a link (<pub-id xlink:href="..."/>).
+            value = _plain_text(pub_id) or pub_id.get(XLINK_HREF) or ""
             if kind == "doi":
                 doi = doi or normalise_doi(value)
-            elif kind == "pmid":
+            elif kind in {"pmid", "pubmed"}:
                 pmid = pmid or normalise_pmid(value)
-            elif kind in {"pmc", "pmcid"}:
+            elif kind in {"pmc", "pmcid", "pmc-uid"}:
                 pmcid = pmcid or normalise_pmcid(value)
     if doi is None:
         for rendering in renderings:
@@ -541,6 +542,7 @@ class _DocumentBuilder:
         self.ranges = _RangeExpander(bibliography, ids_of_ref)
         # Ranges count in list order; links may also name the parts of a ref.
         self.ids_of_ref = {**aliases, **ids_of_ref} if aliases else ids_of_ref
+        self.folded: dict[str, str] | None = None  # ids by case-folded spelling, when needed
 
     def blocks(
         self,
@@ -592,6 +594,14 @@ class _DocumentBuilder:
                 self.paragraph(child, where, kind)
             else:
                 self.blocks(child, where, kind)
+
+    def known_id(self, rid: str) -> str:
+        """The ref id a link means when it spells it in another case ("b12" for "B12")."""
+        if rid in self.ids_of_ref:
+            return rid
+        if self.folded is None:
+            self.folded = {ref_id.casefold(): ref_id for ref_id in self.ids_of_ref}
+        return self.folded.get(rid.casefold(), rid)
 
     def cites(self, element: etree._Element) -> bool:
         return any(_is_citation(x, self.ids_of_ref) for x in element.iter("xref"))
@@ -648,6 +658,8 @@ class _DocumentBuilder:
         )
 
     def callouts(self, raw: list[tuple[int, int, tuple[str, ...]]], value: str) -> list[Callout]:
+        if any(rid not in self.ids_of_ref for _, _, rids in raw for rid in rids):
+            raw = [(start, end, tuple(map(self.known_id, rids))) for start, end, rids in raw]
         ref_ids: list[list[str]] = []
         for _, _, rids in raw:
             ids: list[str] = []
