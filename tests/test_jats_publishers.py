@@ -429,3 +429,19 @@ def test_nature_untitled_introduction_before_titled_sections() -> None:
         typed
     )
     assert [entry.year for entry in doc.bibliography] == [2009, 2014, 2012]
+
+
+@pytest.mark.parametrize(
+    ("declared", "codec"),
+    [("UTF8", "utf-8"), ("utf_8", "utf-8"), ("GB2312", "gb2312"), ("mac-roman", "mac-roman")],
+)
+def test_encodings_python_reads_parse_whatever_libxml2_calls_them(
+    declared: str, codec: str
+) -> None:
+    title = "中文" if codec == "gb2312" else "Café"
+    data = (
+        f'<?xml version="1.0" encoding="{declared}"?><article><front><article-meta>'
+        f"<title-group><article-title>{title}</article-title></title-group></article-meta>"
+        "</front><body><p>x</p></body></article>"
+    ).encode(codec)
+    assert parse_jats(data).meta.title == title

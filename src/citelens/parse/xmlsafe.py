@@ -38,6 +38,17 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9
 # An internal DTD subset: "<!DOCTYPE name ... [" -- entity declarations can only live there.
 _INTERNAL_SUBSET = re.compile(r"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+# Encoding names libxml2 knows as declared; any other name Python can decode is re-declared.
+_LIBXML_ENCODINGS = frozenset(
+    re.findall(
+        r"\S+",
+        """
+        utf-8 utf8 us-ascii ascii iso-8859-1 iso8859-1 latin1 latin-1 iso-8859-2 iso-8859-15
+        windows-1250 windows-1251 windows-1252 cp1252 gb2312 gbk gb18030 big5 euc-kr euc-jp
+        shift_jis iso-2022-jp koi8-r
+        """,
+    )
+)
 _ENTITY_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 
@@ -93,6 +104,10 @@ def load_xml(data: bytes) -> etree._Element:
             "DOCTYPE declares entities in an internal subset; refused "
             "(entity expansion and external entities are not allowed)"
         )
+    if bom == 0 and encoding not in _LIBXML_ENCODINGS and _DECLARED_ENCODING.match(data[:200]):
+        # A name Python reads and libxml2 does not ("utf_8", "cp-1252"): the text is already
+        # decoded, so hand it over as UTF-8 under a declaration that says so.
+        data = _DECLARED_ENCODING.sub(_utf8_declaration, text.encode("utf-8"), count=1)
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -102,6 +117,13 @@ def load_xml(data: bytes) -> etree._Element:
     if root is None:
         raise ParseError("not XML: no root element")
     return root
+
+
+def _utf8_declaration(match: re.Match[bytes]) -> bytes:
+    declaration = match.group(0)
+    start, end = match.span(1)
+    offset = match.start(0)
+    return declaration[: start - offset] + b"UTF-8" + declaration[end - offset :]
 
 
 def _with_html_entities(data: bytes, error: etree.XMLSyntaxError) -> etree._Element:
