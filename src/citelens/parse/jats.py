@@ -616,12 +616,12 @@ class _DocumentBuilder:
     def blocks_of(self, element: etree._Element, path: SectionPath, kind: str) -> None:
         """One deferred element (a figure inside a paragraph, say) as blocks of its own.
 
-        One that holds running text itself (a footnote without <p>, a code block) is one
+        One that holds running text and a callout itself (a footnote without <p>) is one
         paragraph, so that its callouts stay inline.
         """
         if element.tag == "fn":
             kind = "footnote"
-        if _is_mixed_content(element):
+        if _is_mixed_content(element) and self.cites(element):
             self.paragraph(element, path, kind)
         else:
             self.blocks(element, path, kind)
