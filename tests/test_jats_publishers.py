@@ -445,3 +445,22 @@ def test_encodings_python_reads_parse_whatever_libxml2_calls_them(
         "</front><body><p>x</p></body></article>"
     ).encode(codec)
     assert parse_jats(data).meta.title == title
+
+
+def test_peerj_author_year_labels_years_and_referee_reports() -> None:
+    doc = _parse("peerj_f1000_reviews.xml")
+    assert _callouts(doc) == [
+        ("Baldock et al., 2015", ("ref-1",)),
+        ("Hall et al., 2012a", ("ref-2",)),
+        ("2012b", ("ref-3",)),
+        ("Hall et al. (2012b)", ("ref-3",)),
+        ("2010", ("ref-4",)),  # "2010–2012": two reports, not the 2011 one listed between
+        ("2012", ("ref-6",)),
+    ]
+    # The referee report's own reference list stays out of the article's bibliography.
+    assert [entry.ref_id for entry in doc.bibliography] == [f"ref-{n}" for n in range(1, 7)]
+    assert [entry.year for entry in doc.bibliography[:3]] == [2015, 2012, 2012]
+    statements = _statements(doc)
+    assert all("Potts" not in text and "should also cite" not in text for _, text in statements)
+    sections = _sections(doc)
+    assert sections["Transects followed Hall et al. (2012b)."] is SectionType.METHODS

@@ -683,7 +683,8 @@ class _DocumentBuilder:
                     and NUMBER_CALLOUT.fullmatch(surface)
                     and NUMBER_CALLOUT.fullmatch(value, next_start, next_end)
                 ):
-                    between = self.ranges.between(rids[-1], next_rids[0])
+                    printed = (int(_digits(surface)), int(_digits(value[next_start:next_end])))
+                    between = self.ranges.between(rids[-1], next_rids[0], printed)
                     _extend(ref_ids[k], between, self.ids_of_ref)
         return [
             Callout(start=start, end=end, surface=value[start:end], ref_ids=tuple(ids))
@@ -724,7 +725,12 @@ class _RangeExpander:
         }
         self.ref_of_order_number = self.ref_of_number or dict(enumerate(self.list_order, start=1))
 
-    def between(self, first: str, last: str) -> list[str]:
+    def between(self, first: str, last: str, printed: tuple[int, int]) -> list[str]:
+        """The references strictly between two callouts "3" and "7" joined by a dash.
+
+        Without labels, list positions stand in for numbers only where they agree with the
+        numbers printed: "(Smith, 2010–2012)" names two works, not the ones listed between.
+        """
         if first in self.number and last in self.number:
             low, high = self.number[first], self.number[last]
             if not low < high or high - low + 1 >= MAX_RANGE:
@@ -735,7 +741,7 @@ class _RangeExpander:
         if first not in self.position or last not in self.position:
             return []
         low, high = self.position[first], self.position[last]
-        if not low < high or high - low + 1 >= MAX_RANGE:
+        if not low < high or high - low + 1 >= MAX_RANGE or printed != (low + 1, high + 1):
             return []
         return self.list_order[low + 1 : high]
 
@@ -848,6 +854,10 @@ class _ParagraphText:
                 out.append(" ")
             out.append(" ".join(rest))
         return "".join(out), callouts
+
+
+def _digits(surface: str) -> str:
+    return "".join(ch for ch in surface if ch.isdigit())
 
 
 def _is_citation(xref: etree._Element, refs: dict[str, tuple[str, ...]]) -> bool:
