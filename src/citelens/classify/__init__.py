@@ -1,7 +1,7 @@
 """Citation classifiers: a citation context in, supporting / mentioning / contrasting out.
 
 `load_classifier(name)` picks one: "baseline" (cue phrases, no dependencies) or "default"
-(the trained model when it ships and the `model` extra is installed).
+(the trained lexical model shipped in classify/models/default.npz; needs only numpy).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def load_classifier(name: str = "default") -> Classifier:
     if name == "baseline":
         return CueBaseline()
     if name == "default":
-        # Until a trained head ships, "default" is the baseline.
-        return CueBaseline()
+        from citelens.classify.lexical import LexicalClassifier
+
+        return LexicalClassifier()
     raise ModelError(f"unknown classifier {name!r}: choose one of {', '.join(CLASSIFIER_NAMES)}")

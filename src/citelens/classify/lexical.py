@@ -1,0 +1,201 @@
+"""Citation contexts -> calibrated labels with the shipped lexical model: TF-IDF word uni- and
+bigrams of the marked sentence plus cue-lexicon features, into a linear softmax head.
+
+Inference needs only numpy (the model file holds the vocabulary, idf and weights); training
+uses scikit-learn's logistic regression.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citelens.classify.base import ClassifyInput, Prediction
+from citelens.classify.calibration import softmax
+from citelens.classify.features import cue_matrix, marked_text
+from citelens.classify.metrics import LABELS
+from citelens.errors import ModelError
+
+MODEL_FORMAT = 1
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.npz"
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def ngrams(text: str) -> list[str]:
+    """Lower-cased word unigrams and bigrams of `text` ([TARGET] reads as the word "target")."""
+    words = _TOKEN.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+def fit_vocabulary(texts: Iterable[str], min_df: int = 2) -> tuple[list[str], np.ndarray]:
+    """The n-grams seen in at least `min_df` texts, sorted, and their smoothed idf."""
+    df: Counter[str] = Counter()
+    n = 0
+    for text in texts:
+        df.update(set(ngrams(text)))
+        n += 1
+    vocabulary = sorted(term for term, count in df.items() if count >= min_df)
+    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in vocabulary])
+    return vocabulary, idf
+
+
+def tfidf_rows(
+    texts: Sequence[str], index: dict[str, int], idf: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text, (column indices, values): sublinear tf times idf, L2-normalised."""
+    rows = []
+    for text in texts:
+        counts = Counter(term for term in ngrams(text) if term in index)
+        cols = np.fromiter((index[t] for t in counts), dtype=np.int64, count=len(counts))
+        vals = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64,
+                           count=len(counts)) * idf[cols]
+        norm = np.linalg.norm(vals)
+        rows.append((cols, vals / norm if norm else vals))
+    return rows
+
+
+@dataclass(slots=True)
+class LexicalModel:
+    vocabulary: list[str]
+    idf: np.ndarray  # (V,)
+    term_weights: np.ndarray  # (k, V)
+    cue_weights: np.ndarray  # (k, C)
+    cue_mean: np.ndarray  # (C,)
+    cue_scale: np.ndarray  # (C,)
+    bias: np.ndarray  # (k,)
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS)))
+    temperature: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def index(self) -> dict[str, int]:
+        if not self._index:
+            self._index = {term: i for i, term in enumerate(self.vocabulary)}
+        return self._index
+
+    def scores(self, items: Sequence[ClassifyInput]) -> np.ndarray:
+        """Class scores before offsets and temperature, one row per item."""
+        rows = tfidf_rows([marked_text(item) for item in items], self.index(), self.idf)
+        cues = (cue_matrix(list(items)) - self.cue_mean) / self.cue_scale
+        out = cues @ self.cue_weights.T + self.bias
+        for r, (cols, vals) in enumerate(rows):
+            out[r] += self.term_weights[:, cols] @ vals
+        return out
+
+    def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
+        return softmax((self.scores(items) + self.offsets) / self.temperature)
+
+
+def save_model(model: LexicalModel, path: Path) -> None:
+    """Write the model as one compressed .npz (float32 weights, vocabulary as one string)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        format=np.array(MODEL_FORMAT),
+        vocabulary=np.array("\n".join(model.vocabulary)),
+        idf=model.idf.astype(np.float32),
+        term_weights=model.term_weights.astype(np.float32),
+        cue_weights=model.cue_weights.astype(np.float32),
+        cue_mean=model.cue_mean.astype(np.float32),
+        cue_scale=model.cue_scale.astype(np.float32),
+        bias=model.bias.astype(np.float32),
+        offsets=model.offsets.astype(np.float32),
+        temperature=np.array(model.temperature, dtype=np.float64),
+        meta=np.array(json.dumps(model.meta, sort_keys=True)),
+    )
+
+
+def load_model(path: Path) -> LexicalModel:
+    """Read a model written by save_model; ModelError names the file and what is wrong."""
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found: run `citelens train` to build it")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != MODEL_FORMAT:
+                raise ModelError(f"{path}: model format {int(data['format'])}, expected "
+                                 f"{MODEL_FORMAT}; rebuild it with `citelens train`")
+            arrays = {key: data[key].astype(np.float64) for key in (
+                "idf", "term_weights", "cue_weights", "cue_mean", "cue_scale", "bias", "offsets")}
+            vocabulary = str(data["vocabulary"]).split("\n")
+            temperature = float(data["temperature"])
+            meta = json.loads(str(data["meta"]))
+    except (KeyError, ValueError, OSError) as error:
+        raise ModelError(f"{path} is not a citelens classifier model: {error}") from error
+    if arrays["term_weights"].shape != (len(LABELS), len(vocabulary)):
+        raise ModelError(f"{path}: weights do not match the vocabulary; rebuild the model")
+    return LexicalModel(vocabulary=vocabulary, temperature=temperature, meta=meta, **arrays)
+
+
+def fit_lexical(
+    items: Sequence[ClassifyInput],
+    gold: np.ndarray,
+    weights: np.ndarray,
+    regularisation: float = 4.0,
+    min_df: int = 2,
+    seed: int = 0,
+) -> LexicalModel:
+    """A multinomial logistic regression over TF-IDF n-grams and standardised cue features.
+
+    Classes are balanced by their weighted mass so the rare contrasting class counts as much.
+    """
+    try:
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as error:
+        raise ModelError("training needs scikit-learn: pip install 'citelens[model]'") from error
+    present = set(np.unique(gold).tolist())
+    if present != set(range(len(LABELS))):
+        raise ModelError("training data lacks a class: has only "
+                         + ", ".join(LABELS[c].value for c in sorted(present)))
+    texts = [marked_text(item) for item in items]
+    vocabulary, idf = fit_vocabulary(texts, min_df)
+    index = {term: i for i, term in enumerate(vocabulary)}
+    rows = tfidf_rows(texts, index, idf)
+    indptr = np.cumsum([0] + [len(cols) for cols, _ in rows])
+    terms = sparse.csr_matrix(
+        (np.concatenate([v for _, v in rows]), np.concatenate([c for c, _ in rows]), indptr),
+        shape=(len(texts), len(vocabulary)),
+    )
+    cues = cue_matrix(list(items)).astype(np.float64)
+    cue_mean, cue_scale = cues.mean(axis=0), cues.std(axis=0) + 1e-6
+    features = sparse.hstack([terms, (cues - cue_mean) / cue_scale]).tocsr()
+    mass = np.array([weights[gold == c].sum() for c in range(len(LABELS))])
+    balanced = weights * (mass.sum() / (len(LABELS) * mass))[gold]
+    regression = LogisticRegression(C=regularisation, max_iter=3000, random_state=seed)
+    regression.fit(features, gold, sample_weight=balanced)
+    coef = regression.coef_
+    return LexicalModel(
+        vocabulary=vocabulary,
+        idf=idf,
+        term_weights=coef[:, : len(vocabulary)].copy(),
+        cue_weights=coef[:, len(vocabulary) :].copy(),
+        cue_mean=cue_mean,
+        cue_scale=cue_scale,
+        bias=regression.intercept_.copy(),
+    )
+
+
+class LexicalClassifier:
+    """The shipped model as a Classifier; `version` names the model file's content."""
+
+    def __init__(self, path: Path = DEFAULT_MODEL) -> None:
+        self.model = load_model(path)
+        self.version = "lexical-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+    def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:
+        if not items:
+            return []
+        p = self.model.probabilities(items)
+        chosen = p.argmax(axis=1)
+        return [Prediction(LABELS[c], float(np.clip(p[i, c], 0.0, 1.0)))
+                for i, c in enumerate(chosen)]
