@@ -1,0 +1,141 @@
+"""`citelens train | evaluate | classify | reclassify`: command-line arguments -> the classify
+library (train.train, records.classify_lines / evaluate_lines, the store's label methods).
+
+The CLI module registers COMMANDS; each command is a thin wrapper a test can drive.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from citelens.classify import CLASSIFIER_NAMES, load_classifier
+from citelens.classify.base import Classifier, ClassifyInput
+from citelens.classify.metrics import format_evaluation
+from citelens.classify.records import LineError, classify_lines, evaluate_lines
+from citelens.store.base import Store
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SHARED_LABELED = REPO_ROOT / ".." / "shared" / "data" / "labeled"
+
+classifier_option = click.option(
+    "--classifier", "classifier_name", default="default", show_default=True,
+    type=click.Choice(CLASSIFIER_NAMES), help="Which classifier to use.",
+)
+batch_option = click.option(
+    "--batch-size", default=256, show_default=True, type=click.IntRange(1, 100_000),
+    help="Statements classified per batch.",
+)
+
+
+@click.command("train")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=SHARED_LABELED, show_default="../shared/data/labeled",
+              help="The labelled corpora folder.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the model [default: the shipped classify/models/default.npz].")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit", type=click.IntRange(30), default=None,
+              help="Use only the first N statements of each corpus (a quick run).")
+@click.option("--held-out/--no-held-out", default=True, show_default=True,
+              help="Also score MultiCite test and ACL-ARC (two extra fits).")
+def train_command(data_dir: Path, out: Path | None, seed: int, limit: int | None,
+                  held_out: bool) -> None:
+    """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
+    used and what it scored."""
+    from citelens.classify.lexical import DEFAULT_MODEL, save_model
+    from citelens.classify.train import TrainConfig, train
+
+    config = TrainConfig(data_dir.resolve(), seed=seed, limit=limit, held_out=held_out)
+    report = train(config, log=lambda line: click.echo(line, err=True))
+    click.echo("clinical, article-grouped cross-validation:")
+    click.echo(format_evaluation(report.clinical_cv))
+    for name, result in report.held_out.items():
+        click.echo(f"\n{name} (never seen in training):")
+        click.echo(format_evaluation(result))
+    target = out or DEFAULT_MODEL
+    save_model(report.model, target)
+    click.echo(f"\nwrote {target} ({target.stat().st_size} bytes) in {report.seconds:.0f} s")
+
+
+@click.command("evaluate")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@classifier_option
+@batch_option
+def evaluate_command(file: click.utils.LazyFile, classifier_name: str, batch_size: int) -> None:
+    """Score a classifier on a JSONL FILE of statements with gold `label`s: per-class precision,
+    recall and F1, macro-F1, the confusion matrix and the expected calibration error."""
+    classifier = load_classifier(classifier_name)
+    result, errors = evaluate_lines(file, classifier, batch_size)
+    for error in errors:
+        click.echo(f"error: {error} (skipped)", err=True)
+    click.echo(f"classifier {classifier.version}")
+    click.echo(format_evaluation(result))
+
+
+@click.command("classify")
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@classifier_option
+@batch_option
+@click.pass_context
+def classify_command(ctx: click.Context, file: click.utils.LazyFile, classifier_name: str,
+                     batch_size: int) -> None:
+    """Label JSON lines {"id", "text", "before"?, "after"?, "target"?} from FILE (standard input
+    when absent or -): writes each record with `label` and `confidence`. A malformed line gets
+    an error naming its line number on stderr, the rest are still classified, and the exit code
+    is 1."""
+    classifier = load_classifier(classifier_name)
+    failed = 0
+    for result in classify_lines(file, classifier, batch_size):
+        if isinstance(result, LineError):
+            failed += 1
+            click.echo(f"error: {result}", err=True)
+        else:
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("reclassify")
+@classifier_option
+@batch_option
+@click.option("--unlabelled-only", is_flag=True, help="Only statements without a label yet.")
+@click.pass_context
+def reclassify_command(ctx: click.Context, classifier_name: str, batch_size: int,
+                       unlabelled_only: bool) -> None:
+    """Relabel the stored statements with the current model, without parsing articles again."""
+    from citelens.store import open_store
+
+    classifier = load_classifier(classifier_name)
+    store = open_store(ctx.obj["db"])
+    try:
+        total = reclassify_store(store, classifier, batch_size, unlabelled_only)
+    finally:
+        store.close()
+    click.echo(f"relabelled {total} statements with {classifier.version}")
+
+
+def reclassify_store(store: Store, classifier: Classifier, batch_size: int = 256,
+                     unlabelled_only: bool = False) -> int:
+    """Classify every stored statement (target: its first callout) and write the labels back."""
+    total = 0
+    # Read everything before writing: with --unlabelled-only, rows labelled mid-read would
+    # otherwise change what the open read still has to return.
+    rows = list(store.iter_statements_for_classify(unlabelled_only=unlabelled_only))
+    for at in range(0, len(rows), batch_size):
+        chunk = rows[at : at + batch_size]
+        items = [ClassifyInput(text, before or "", after or "", spans[0] if spans else None)
+                 for _, text, before, after, spans in chunk]
+        predictions = classifier.predict(items)
+        total += store.set_labels(
+            (row[0], p.label.value, p.confidence, classifier.version)
+            for row, p in zip(chunk, predictions, strict=True)
+        )
+    return total
+
+
+COMMANDS: list[click.Command] = [train_command, evaluate_command, classify_command,
+                                 reclassify_command]
