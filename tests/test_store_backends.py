@@ -173,6 +173,8 @@ def pg_url() -> Iterator[str]:
         yield with_search_path(PG_URL, schema)
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as admin:
+            # A connection a failed test left open would hold locks: fail, never hang.
+            admin.execute("SET lock_timeout = '10s'")
             admin.execute(pgsql.SQL("DROP SCHEMA {} CASCADE").format(pgsql.Identifier(schema)))
 
 
