@@ -742,6 +742,25 @@ def test_concurrent_writers_share_stub_works(pg_url: str) -> None:
         assert rows(store, "SELECT count(DISTINCT cited_work_id) FROM refs") == [(2,)]
 
 
+def test_stores_opening_a_fresh_schema_at_once_migrate_it_once(pg_url: str) -> None:
+    versions: list[int] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            with PostgresStore(pg_url) as store:
+                versions.append(store.schema_version())
+        except BaseException as exc:  # reported below: a thread cannot fail the test itself
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == [] and versions == [1] * 4
+
+
 KILLED_INGEST = textwrap.dedent(
     """
     import sys, time
