@@ -213,3 +213,13 @@ def test_search_across_the_index(example_db: Path) -> None:
     for hostile in ('"unbalanced', "AND OR", "*"):
         result = CliRunner().invoke(cli, ["--db", str(example_db), "search", hostile])
         assert result.exit_code in (0, 1) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["report", "10.7554/elife.00461"], ["search", "x"], ["serve"]])
+def test_sqlite_only_readers_refuse_a_server_store_in_one_line(command: list[str]) -> None:
+    # Refused before any connection is tried: no server needs to answer at this URL.
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    result = CliRunner().invoke(cli, ["--db", url, *command])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "reads SQLite indexes only for now" in result.output

@@ -461,8 +461,9 @@ def test_open_store_picks_backend_from_url(tmp_path: Path, monkeypatch: pytest.M
     store = open_store("sqlite:///relative.db")
     assert store.path.resolve() == tmp_path / "relative.db"
     store.close()
-    with pytest.raises(StoreError, match="PostgreSQL store is not implemented yet"):
-        open_store("postgresql://127.0.0.1:5432/test")
+    # Port 1 answers nobody: the server backend is picked, and says it cannot connect.
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+        open_store("postgresql://nobody@127.0.0.1:1/test")
     with pytest.raises(StoreError, match="unknown store scheme 'mysql'"):
         open_store("mysql://localhost/db")
 

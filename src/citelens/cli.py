@@ -55,7 +55,7 @@ def db_option(command: click.Command) -> click.Command:
             expose_value=False,
             is_eager=True,
             callback=_set_db,
-            help="The index: a SQLite file (overrides the group's --db).",
+            help="The index: a SQLite file or a postgresql:// URL (overrides the group's --db).",
         )
     )
     return command
@@ -69,7 +69,7 @@ def db_option(command: click.Command) -> click.Command:
     show_default=True,
     show_envvar=True,
     metavar="PATH",
-    help="The index: a SQLite file.",
+    help="The index: a SQLite file or a postgresql:// URL.",
 )
 @click.version_option(__version__, prog_name="citelens")
 @click.pass_context
@@ -291,7 +291,9 @@ def format_report(report: dict[str, Any]) -> str:
 def report_command(ctx: click.Context, doi: str, fmt: str) -> None:
     """Who cites DOI, in how many statements, and whether they support or contrast it."""
     from citelens.report import build_report, summarise
+    from citelens.store import require_sqlite
 
+    require_sqlite(ctx.obj["db"], "citelens report")
     with opened_store(ctx) as store:
         report = build_report(store, doi)
     if fmt == "json":
@@ -319,7 +321,9 @@ def format_hit(item: dict[str, Any]) -> str:
 def search_command(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
     """Citation statements across the whole index that match QUERY (full text, ranked)."""
     from citelens.report import search_statements
+    from citelens.store import require_sqlite
 
+    require_sqlite(ctx.obj["db"], "citelens search")
     with opened_store(ctx) as store:
         found = search_statements(store, query, page=1, page_size=limit)
     if fmt == "json":

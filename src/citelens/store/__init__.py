@@ -9,7 +9,7 @@ from __future__ import annotations
 from citelens.errors import StoreError
 from citelens.store.base import ResolveSummary, SavedArticle, Store
 
-__all__ = ["ResolveSummary", "SavedArticle", "Store", "open_store"]
+__all__ = ["ResolveSummary", "SavedArticle", "Store", "open_store", "require_sqlite"]
 
 
 def open_store(url_or_path: str) -> Store:
@@ -45,3 +45,13 @@ def open_store(url_or_path: str) -> Store:
     raise StoreError(
         f"{target}: unknown store scheme {scheme!r}; use a path, sqlite:/// or postgresql://"
     )
+
+
+def require_sqlite(url_or_path: str, what: str) -> None:
+    """Refuse a server store for the readers that only speak SQLite so far (report, web)."""
+    scheme, sep, _ = url_or_path.strip().partition("://")
+    if sep and scheme.lower() != "sqlite":
+        raise StoreError(
+            f"{what} reads SQLite indexes only for now; the PostgreSQL store serves ingest, "
+            "resolve, export, stats and reclassify (export to JSON lines to read it elsewhere)"
+        )

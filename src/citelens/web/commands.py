@@ -16,8 +16,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the report pages and the JSON API over the index (--db)."""
     import uvicorn
 
+    from citelens.store import require_sqlite
     from citelens.web.app import create_app
 
+    require_sqlite(ctx.obj["db"], "citelens serve")
     app = create_app(ctx.obj["db"])
     click.echo(f"citelens: serving {ctx.obj['db']} at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
