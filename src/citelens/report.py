@@ -197,24 +197,6 @@ def _codes(values: Iterable[Any], vocab: dict[Any, int]) -> np.ndarray:
     return np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32)
 
 
-class AuthorVocabulary:
-    """Author names coded as integers; codes never change, so cached tables can share them."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._codes: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def codes(self, names: Iterable[str]) -> np.ndarray:
-        unique = list(dict.fromkeys(names))
-        with self._lock:
-            for name in unique:
-                if name not in self._codes:
-                    self._codes[name] = len(self.names)
-                    self.names.append(name)
-            return np.array([self._codes[n] for n in unique], dtype=np.int32)
-
-
 _NO_AUTHORS = np.zeros(0, dtype=np.int32)
 
 
@@ -351,55 +333,85 @@ def filter_and_facet(
         t.author, weights=per_work[t.author_work], minlength=len(t.authors)
     ).astype(np.int64)
 
-    def options(values: Sequence[Any], counts: Sequence[int], chosen: Sequence[Any]) -> list:
-        return [
-            {"value": v, "count": int(c), "selected": v in chosen}
-            for v, c in zip(values, counts, strict=True)
-        ]
+    facets = facet_options(
+        f,
+        types=dict(zip(LABEL_VALUES, type_counts.tolist(), strict=True)),
+        sections=dict(zip(SECTIONS, section_counts[: len(SECTIONS)].tolist(), strict=True)),
+        years=dict(zip(years.tolist(), year_counts.tolist(), strict=True)),
+        year_selected="year" in masks,
+        ptypes=_top_candidates(t.ptypes, ptype_counts, f.publication_type),
+        self_citations=(int(np.count_nonzero(rel_mask)) - self_n, self_n),
+        authors=_top_candidates(t.authors, author_counts, f.author),
+        journals=_top_candidates(t.journals, journal_counts, f.journal),
+    )
+    return np.flatnonzero(every), facets
 
-    def top(vocab: Sequence[str], counts: np.ndarray, chosen: Sequence[str]) -> list:
-        if len(counts) > FACET_TOP * 4:
-            # Only the largest counts can reach the top: sort a few hundred, not thousands.
-            keep = np.argpartition(-counts, FACET_TOP * 4)[: FACET_TOP * 4]
-        else:
-            keep = np.arange(len(counts))
-        ranked = sorted(
-            (int(i) for i in keep if counts[i] > 0), key=lambda i: (-counts[i], vocab[i])
-        )[:FACET_TOP]
-        shown = [vocab[i] for i in ranked]
+
+def _top_candidates(
+    vocab: Sequence[str], counts: np.ndarray, chosen: Sequence[str]
+) -> dict[str, int]:
+    """The options that can reach a long facet's top (every count at least its FACET_TOP-th
+    largest, ties included) and the chosen ones: a few dozen, not thousands of names."""
+    positive = counts[counts > 0]
+    floor = 1
+    if len(positive) > FACET_TOP:
+        floor = int(np.partition(positive, len(positive) - FACET_TOP)[len(positive) - FACET_TOP])
+    out = {vocab[i]: int(counts[i]) for i in np.flatnonzero(counts >= floor).tolist()}
+    for value, i in zip(chosen, _positions(vocab, chosen), strict=True):
+        out.setdefault(value, int(counts[i]) if 0 <= i < len(counts) else 0)
+    return out
+
+
+def facet_options(
+    f: StatementFilters,
+    *,
+    types: Mapping[str, int],
+    sections: Mapping[str, int],
+    years: Mapping[int, int],
+    year_selected: bool,
+    ptypes: Mapping[str, int],
+    self_citations: tuple[int, int],
+    authors: Mapping[str, int],
+    journals: Mapping[str, int],
+) -> dict[str, list[dict[str, Any]]]:
+    """Each facet's options with counts, as the page lists them, from per-option counts.
+
+    Long facets (publication type, author, journal) show their FACET_TOP largest counts (ties
+    by name) and whatever the reader chose; years run newest first.
+    """
+
+    def options(counts: Mapping[Any, int], chosen: Iterable[Any]) -> list[dict[str, Any]]:
+        picked = set(chosen)
+        return [{"value": v, "count": int(c), "selected": v in picked} for v, c in counts.items()]
+
+    def top(counts: Mapping[str, int], chosen: Sequence[str]) -> list[dict[str, Any]]:
+        ranked = sorted((v for v, c in counts.items() if c > 0), key=lambda v: (-counts[v], v))
+        shown = ranked[:FACET_TOP]
         extra = [v for v in chosen if v not in shown]
         return [
-            {"value": vocab[i], "count": int(counts[i]), "selected": vocab[i] in chosen}
-            for i in ranked
-        ] + [
-            {"value": v, "count": int(counts[i]) if 0 <= i < len(counts) else 0, "selected": True}
-            for v, i in zip(extra, _positions(vocab, extra), strict=True)
-        ]
+            {"value": v, "count": int(counts[v]), "selected": v in chosen} for v in shown
+        ] + [{"value": v, "count": int(counts.get(v, 0)), "selected": True} for v in extra]
 
-    shown_types = list(LABELS) + ([UNCLASSIFIED] if type_counts[3] else [])
+    shown_types = {v: types.get(v, 0) for v in LABELS}
+    if types.get(UNCLASSIFIED):
+        shown_types[UNCLASSIFIED] = types[UNCLASSIFIED]
+    newest_first = {y: years[y] for y in sorted((y for y in years if y > 0), reverse=True)}
     in_range = [
-        int(y)
-        for y in years
+        y
+        for y in newest_first
         if (f.year_from is None or y >= f.year_from) and (f.year_to is None or y <= f.year_to)
     ]
-    facets = {
-        "type": options(shown_types, type_counts[: len(shown_types)], f.type),
-        "section": options(SECTIONS, section_counts[: len(SECTIONS)], f.section),
-        "year": options(
-            [int(y) for y in years[::-1]],
-            year_counts[::-1],
-            in_range if "year" in masks else (),
-        ),
-        "publication_type": top(t.ptypes, ptype_counts, f.publication_type),
+    return {
+        "type": options(shown_types, f.type),
+        "section": options({v: sections.get(v, 0) for v in SECTIONS}, f.section),
+        "year": options(newest_first, in_range if year_selected else ()),
+        "publication_type": top(ptypes, f.publication_type),
         "relationship": options(
-            ("independent", "self"),
-            (int(np.count_nonzero(rel_mask)) - self_n, self_n),
-            f.relationship,
+            {"independent": self_citations[0], "self": self_citations[1]}, f.relationship
         ),
-        "author": top(t.authors, author_counts, f.author),
-        "journal": top(t.journals, journal_counts, f.journal),
+        "author": top(authors, f.author),
+        "journal": top(journals, f.journal),
     }
-    return np.flatnonzero(every), facets
 
 
 def order_positions(
@@ -446,6 +458,50 @@ def tally(t: StatementTable) -> dict[str, Any]:
         **{label: int(labels[j]) for j, label in enumerate(LABELS)},
         "sections": sections,
     }
+
+
+def counted_report(
+    counts: Mapping[str, Mapping[Any, int]], citing_publications: int
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """A paper's tally and unfiltered facets from its stored tallies (store/report_counts.py).
+
+    `counts` maps each counted facet (section, year, publication_type, self, journal, author)
+    to {value: statements}; section values are "section/label", authors are names here, and
+    journal and author hold at least every option that can reach the top.
+    """
+    grid: dict[str, Counter[str]] = {name: Counter() for name in SECTIONS}
+    for key, n in counts.get("section", {}).items():
+        section, _, label = str(key).rpartition("/")
+        grid.setdefault(section, Counter())[label] += n
+    labels: Counter[str] = Counter()
+    for by_label in grid.values():
+        labels.update(by_label)
+    self_n = counts.get("self", {}).get(1, 0)
+    total = sum(labels.values())
+    report = {
+        "citing_publications": citing_publications,
+        "statements": total,
+        **{label: labels.get(label, 0) for label in LABELS},
+        "sections": {
+            name: {
+                "statements": sum(by_label.values()),
+                **{label: by_label.get(label, 0) for label in LABELS},
+            }
+            for name, by_label in grid.items()
+        },
+    }
+    facets = facet_options(
+        StatementFilters(),
+        types=labels,
+        sections={name: sum(by_label.values()) for name, by_label in grid.items()},
+        years={int(y): n for y, n in counts.get("year", {}).items()},
+        year_selected=False,
+        ptypes=counts.get("publication_type", {}),
+        self_citations=(total - self_n, self_n),
+        authors=counts.get("author", {}),
+        journals={j: n for j, n in counts.get("journal", {}).items() if j},
+    )
+    return report, facets
 
 
 def fts_queries(q: str) -> list[str]:
@@ -605,14 +661,6 @@ _FACET_SQL = (
 )
 
 
-# Author codes of citing works by (index file, work id, sha256 of the article file): the same
-# file always yields the same authors, so these outlive index changes; works without a file
-# hash (never a citing article in practice) are not cached.
-_AUTHOR_CODES: dict[tuple[str, int, str], np.ndarray] = {}
-_AUTHOR_CODES_MAX = 500_000
-_VOCABULARY = AuthorVocabulary()
-
-
 def _chunked_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
     # 900 stays under SQLite's default limit on bound parameters.
     for start in range(0, len(ids), 900):
@@ -620,40 +668,54 @@ def _chunked_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> Iter
         yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the index has schema step 2's tables (an older file opened read-only has not)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+    return found is not None
+
+
 def _citing_authors(
     conn: sqlite3.Connection, ids: Iterable[int]
-) -> tuple[dict[int, np.ndarray], AuthorVocabulary]:
-    global _VOCABULARY
-    if len(_AUTHOR_CODES) > _AUTHOR_CODES_MAX:
-        # Tables cached before keep the old vocabulary object, so their codes stay valid.
-        _AUTHOR_CODES.clear()
-        _VOCABULARY = AuthorVocabulary()
-    vocabulary = _VOCABULARY
+) -> tuple[dict[int, np.ndarray], list[str]]:
+    """Each citing work's authors as codes into a list of names (each name once per work)."""
     wanted = sorted(set(ids))
-    path = conn.execute("PRAGMA database_list").fetchone()[2] or ""
+    vocab: dict[str, int] = {}
     out: dict[int, np.ndarray] = {}
-    missing: dict[int, str | None] = {}
-    for wid, sha in _chunked_ids(
-        conn, "SELECT id, source_sha256 FROM works WHERE id IN ({marks})", wanted
-    ):
-        codes = _AUTHOR_CODES.get((path, wid, sha)) if sha and path else None
-        if codes is None:
-            missing[wid] = sha
-        else:
-            out[wid] = codes
-    for wid, authors_json in _chunked_ids(
-        conn, "SELECT id, authors FROM works WHERE id IN ({marks})", list(missing)
-    ):
-        out[wid] = vocabulary.codes(author_names(authors_json))
-        sha = missing[wid]
-        if sha and path:
-            _AUTHOR_CODES[(path, wid, sha)] = out[wid]
-    return out, vocabulary
+    if not _has_table(conn, "work_authors"):
+        # An index from before schema step 2, opened read-only: read the JSON.
+        for wid, authors_json in _chunked_ids(
+            conn, "SELECT id, authors FROM works WHERE id IN ({marks})", wanted
+        ):
+            out[wid] = _codes(dict.fromkeys(author_names(authors_json)), vocab)
+        return out, list(vocab)
+    pairs = list(
+        _chunked_ids(
+            conn,
+            "SELECT work_id, name_id FROM work_authors WHERE work_id IN ({marks})"
+            " ORDER BY work_id, position",
+            wanted,
+        )
+    )
+    if not pairs:
+        return out, []
+    works = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+    name_ids, codes = np.unique(
+        np.fromiter((p[1] for p in pairs), np.int64, len(pairs)), return_inverse=True
+    )
+    names = dict(
+        _chunked_ids(
+            conn, "SELECT id, name FROM author_names WHERE id IN ({marks})", name_ids.tolist()
+        )
+    )
+    starts = np.flatnonzero(np.r_[True, works[1:] != works[:-1]])
+    per_work = np.split(codes.astype(np.int32), starts[1:])
+    out = dict(zip(works[starts].tolist(), per_work, strict=True))
+    return out, [names[i] for i in name_ids.tolist()]
 
 
 def _table_of(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> StatementTable:
-    authors, vocabulary = _citing_authors(conn, (r[1] for r in rows))
-    return build_table(rows, authors, vocabulary.names)
+    authors, names = _citing_authors(conn, (r[1] for r in rows))
+    return build_table(rows, authors, names)
 
 
 def _index_state(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
@@ -777,19 +839,12 @@ class _SearchCache:
 _SEARCHES = _SearchCache()
 
 
-def clear_report_cache(*, tables: bool = True, searches: bool = True, names: bool = False) -> None:
-    """Forget cached paper tables, searches and (with `names`) citing authors' names.
-
-    Benchmarks time the uncached paths with it.
-    """
-    global _VOCABULARY
+def clear_report_cache(*, tables: bool = True, searches: bool = True) -> None:
+    """Forget cached paper tables and searches; benchmarks time the uncached paths with it."""
     if tables:
         _TABLES.clear()
     if searches:
         _SEARCHES.clear()
-    if names:
-        _AUTHOR_CODES.clear()
-        _VOCABULARY = AuthorVocabulary()
 
 
 def _paper_table(conn: sqlite3.Connection, work_id: int) -> StatementTable:
@@ -827,11 +882,108 @@ def _work_meta(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _report_of(
-    conn: sqlite3.Connection, work: Sequence[Any], table: StatementTable
+# Options of a long facet that can reach its top: every count at least the FACET_TOP-th
+# largest, read backwards along report_counts_top (ties included, so the order by name is exact).
+_TOP_COUNTS_SQL = (
+    "SELECT value, n FROM report_counts WHERE cited_work_id = ?1 AND facet = ?2 AND value <> ''"
+    " AND n >= coalesce((SELECT n FROM report_counts WHERE cited_work_id = ?1 AND facet = ?2"
+    " AND value <> '' AND n > 0 ORDER BY n DESC LIMIT 1 OFFSET ?3), 1)"
+)
+
+
+def _counted_numbers(
+    conn: sqlite3.Connection, work_id: int
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]] | None:
+    """A paper's tally and facets from the tallies the schema keeps; None where they cannot
+    serve: an index from before schema step 2, or a paper with duplicated statement rows."""
+    if not _has_table(conn, "report_counts"):
+        return None
+    counts: dict[str, dict[Any, int]] = {}
+    for facet, value, n in conn.execute(
+        "SELECT facet, value, n FROM report_counts WHERE cited_work_id = ? AND n > 0"
+        " AND facet IN ('section', 'year', 'publication_type', 'self', 'duplicates')",
+        (work_id,),
+    ):
+        counts.setdefault(facet, {})[value] = n
+    if counts.get("duplicates"):
+        return None
+    for facet in ("journal", "author"):
+        counts[facet] = dict(
+            conn.execute(_TOP_COUNTS_SQL, (work_id, facet, FACET_TOP - 1)).fetchall()
+        )
+    names = dict(
+        _chunked_ids(
+            conn, "SELECT id, name FROM author_names WHERE id IN ({marks})", list(counts["author"])
+        )
+    )
+    counts["author"] = {names[i]: n for i, n in counts["author"].items() if i in names}
+    citing = conn.execute(
+        "SELECT count(DISTINCT citing_work_id) FROM statements WHERE cited_work_id = ?",
+        (work_id,),
+    ).fetchone()[0]
+    return counted_report(counts, citing)
+
+
+def _paper_numbers(
+    conn: sqlite3.Connection, work_id: int
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """A paper's tally and unfiltered facets: from stored tallies, else from its table."""
+    counted = _counted_numbers(conn, work_id)
+    if counted is not None:
+        return counted
+    table = _paper_table(conn, work_id)
+    return tally(table), filter_and_facet(table, StatementFilters())[1]
+
+
+# Orders of a paper's statements in SQL, as order_positions sorts a table.
+_ORDER_SQL = {
+    "relevance": "CASE label WHEN 'supporting' THEN 0 WHEN 'contrasting' THEN 0"
+    " WHEN 'mentioning' THEN 1 ELSE 2 END, coalesce(confidence, -1) DESC,"
+    " coalesce(citing_year, 0) DESC, id",
+    "newest": "coalesce(citing_year, 0) = 0, coalesce(citing_year, 0) DESC, id DESC",
+    "oldest": "coalesce(citing_year, 0) = 0, coalesce(citing_year, 0), id",
+}
+
+
+def _counted_page(
+    conn: sqlite3.Connection,
+    work: Sequence[Any],
+    numbers: tuple[dict[str, Any], dict[str, list[dict[str, Any]]]],
+    sort: str,
+    page: int,
+    page_size: int,
 ) -> dict[str, Any]:
-    _, facets = filter_and_facet(table, StatementFilters())
-    report = {**_work_meta(work), **tally(table)}
+    """One unfiltered page of a paper's statements: its ids ordered in SQL, 20 rows read."""
+    total = numbers[0]["statements"]
+    ids = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT id FROM statements WHERE cited_work_id = ? ORDER BY {_ORDER_SQL[sort]}"
+            " LIMIT ? OFFSET ?",
+            (work[0], page_size, (page - 1) * page_size),
+        )
+    ]
+    return {
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, -(-total // page_size)),
+        "sort": sort,
+        "query": None,
+        "fts_query": None,
+        "items": _items(conn, ids, None),
+        "facets": numbers[1],
+        "doi": work[1],
+    }
+
+
+def _report_of(
+    conn: sqlite3.Connection,
+    work: Sequence[Any],
+    numbers: tuple[dict[str, Any], dict[str, list[dict[str, Any]]]],
+) -> dict[str, Any]:
+    tallied, facets = numbers
+    report = {**_work_meta(work), **tallied}
     report["has_full_text"] = bool(work[7])
     report["references"] = (
         conn.execute("SELECT count(*) FROM refs WHERE citing_work_id = ?", (work[0],)).fetchone()[0]
@@ -847,7 +999,7 @@ def build_report(store: Source, doi: str) -> dict[str, Any]:
     """The report of one cited paper: its metadata, tallies, tallies per section and facets."""
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        return _report_of(conn, work, _paper_table(conn, work[0]))
+        return _report_of(conn, work, _paper_numbers(conn, work[0]))
 
 
 def _check_page(page: int, page_size: int) -> None:
@@ -966,6 +1118,10 @@ def list_statements(
     f = _checked_request(filters, sort, page, page_size)
     with _reading(store) as conn:
         work = _work_row(conn, doi)
+        if f == StatementFilters():
+            counted = _counted_numbers(conn, work[0])
+            if counted is not None:
+                return _counted_page(conn, work, counted, sort, page, page_size)
         return _statements_of(conn, work, _paper_table(conn, work[0]), f, sort, page, page_size)
 
 
@@ -981,11 +1137,16 @@ def report_page(
     f = _checked_request(filters, sort, page, page_size)
     with _reading(store) as conn:
         work = _work_row(conn, doi)
-        table = _paper_table(conn, work[0])
-        return {
-            "report": _report_of(conn, work, table),
-            "statements": _statements_of(conn, work, table, f, sort, page, page_size),
-        }
+        numbers = _counted_numbers(conn, work[0])
+        if numbers is not None and f == StatementFilters():
+            statements = _counted_page(conn, work, numbers, sort, page, page_size)
+        else:
+            # Filters and searches narrow a table of the paper's statements.
+            table = _paper_table(conn, work[0])
+            statements = _statements_of(conn, work, table, f, sort, page, page_size)
+            if numbers is None:
+                numbers = tally(table), filter_and_facet(table, StatementFilters())[1]
+        return {"report": _report_of(conn, work, numbers), "statements": statements}
 
 
 def search_statements(

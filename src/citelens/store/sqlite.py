@@ -30,6 +30,7 @@ from citelens.identity import (
 )
 from citelens.model import Author, BibEntry, Document, Label, Statement
 from citelens.resolve import WorkSketch, match_stubs
+from citelens.store import report_counts
 from citelens.store.base import ResolveSummary, SavedArticle
 
 
@@ -135,6 +136,10 @@ class SqliteStore:
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self._migrate(migrations)
+            # Derived from the statements like an index, so added to any version's file.
+            if not report_counts.has_report_counts(self._conn):
+                with self._write() as conn:
+                    report_counts.add_report_counts(conn)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open as a citelens index: {exc}") from exc

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from citelens import __version__, report
 from citelens.errors import NotFound, QueryError, StoreError
 from citelens.identifiers import normalise_doi
+from citelens.store.sqlite import SqliteStore
 
 HERE = Path(__file__).resolve().parent
 LIST_FILTERS = ("type", "section", "publication_type", "relationship", "author", "journal")
@@ -61,11 +62,19 @@ class ReadOnlyIndex:
         yield conn
 
     def prepare(self) -> bool:
-        """Add the report indexes when the file is writable; False when it is not."""
+        """Bring the file to the current schema (its report tallies) and add the report
+        indexes, when it is writable; False when it is not (reports then read slower paths)."""
         try:
-            # Behind a busy writer the server starts without these indexes rather than wait.
+            with self.reader() as reader:
+                is_index = reader.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'statements'"
+                ).fetchone()
+            if not is_index:
+                return False  # another kind of file: requests answer 503, it stays untouched
+            # Behind a busy writer the server starts as the file is rather than wait.
+            SqliteStore(self.path, busy_timeout_ms=5000).close()
             conn = sqlite3.connect(self.path, timeout=5)
-        except sqlite3.Error:
+        except (StoreError, sqlite3.Error):
             return False
         try:
             report.ensure_report_indexes(conn)
