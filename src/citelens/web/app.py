@@ -61,6 +61,11 @@ class ReadOnlyIndex:
             self._local.conn = conn
         yield conn
 
+    def forget_connections(self) -> None:
+        """Drop this index's connections (each closes once unused): the next request of every
+        thread opens a new one, as after a server start."""
+        self._local = threading.local()
+
     def prepare(self) -> bool:
         """Bring the file to the current schema (its report tallies) and add the report
         indexes, when it is writable; False when it is not (reports then read slower paths)."""
