@@ -235,7 +235,7 @@ def test_scores_align_with_table_rows() -> None:
     rows = [
         (sid, 1, sid, 0, 7, "mentioning", "results", 2014, None, None, 0, 0.5) for sid in (5, 3, 9)
     ]
-    table = report.build_table(rows, {}, [])
+    table = report.build_table(rows, (np.zeros(0, np.int64), np.zeros(0, np.int32)), [])
     scores = report._scores(table, np.array([9, 5, 42]), np.array([-1.0, -2.0, -3.0]))
     assert list(table.ids) == [5, 3, 9]
     assert scores.tolist() == [-2.0, float("inf"), -1.0]

@@ -202,12 +202,13 @@ _NO_AUTHORS = np.zeros(0, dtype=np.int32)
 
 def build_table(
     rows: Sequence[Sequence[Any]],
-    authors_of: Mapping[int, np.ndarray],
+    author_pairs: tuple[np.ndarray, np.ndarray],
     author_names: Sequence[str],
 ) -> StatementTable:
     """A StatementTable of deduplicated rows (as _FACET_SQL selects them).
 
-    `authors_of` maps a citing work id to the codes of its authors in `author_names`.
+    `author_pairs` are (citing work id, author code) arrays, one entry per author of a citing
+    work, with codes indexing `author_names`.
     """
     rows = dedupe_rows(rows)
     n = len(rows)
@@ -226,12 +227,20 @@ def build_table(
         np.int32,
         n,
     )
-    per_work = [authors_of.get(wid, _NO_AUTHORS) for wid in work_vocab]
-    lengths = np.fromiter((len(a) for a in per_work), np.int64, len(per_work))
+    work_ids = np.fromiter(work_vocab, np.int64, len(work_vocab))
+    pair_work, pair_author = author_pairs
+    # Each pair's work index in this table (pairs of works the table lacks are dropped).
+    author_work, author = _NO_AUTHORS, _NO_AUTHORS
+    if len(work_ids) and len(pair_work):
+        order = np.argsort(work_ids)
+        at = np.searchsorted(work_ids, pair_work, sorter=order).clip(max=len(work_ids) - 1)
+        found = work_ids[order[at]] == pair_work
+        author_work = order[at[found]].astype(np.int32)
+        author = np.asarray(pair_author, dtype=np.int32)[found]
     return StatementTable(
         ids=np.fromiter(cols[0], np.int64, n),
         work=work,
-        work_ids=np.fromiter(work_vocab, np.int64, len(work_vocab)),
+        work_ids=work_ids,
         label=label,
         section=section,
         sections=tuple(section_vocab),
@@ -242,8 +251,8 @@ def build_table(
         journals=tuple(journal_vocab),
         self_citation=np.fromiter((bool(v) for v in cols[10]), bool, n),
         confidence=np.fromiter((-1.0 if c is None else c for c in cols[11]), np.float64, n),
-        author_work=np.repeat(np.arange(len(per_work), dtype=np.int32), lengths),
-        author=np.concatenate(per_work) if per_work else _NO_AUTHORS,
+        author_work=author_work,
+        author=author,
         authors=author_names,
     )
 
@@ -676,41 +685,40 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 def _citing_authors(
     conn: sqlite3.Connection, ids: Iterable[int]
-) -> tuple[dict[int, np.ndarray], list[str]]:
-    """Each citing work's authors as codes into a list of names (each name once per work)."""
-    wanted = sorted(set(ids))
-    vocab: dict[str, int] = {}
-    out: dict[int, np.ndarray] = {}
+) -> tuple[tuple[np.ndarray, np.ndarray], list[str]]:
+    """(citing work id, author code) pairs of these works, each name once per work, and the
+    names the codes index."""
+    wanted = json.dumps(sorted(set(ids)))
     if not _has_table(conn, "work_authors"):
-        # An index from before schema step 2, opened read-only: read the JSON.
-        for wid, authors_json in _chunked_ids(
-            conn, "SELECT id, authors FROM works WHERE id IN ({marks})", wanted
+        # An index without the report tallies, opened read-only: read the JSON.
+        vocab: dict[str, int] = {}
+        works: list[int] = []
+        codes: list[int] = []
+        for wid, authors_json in conn.execute(
+            "SELECT id, authors FROM works WHERE id IN (SELECT value FROM json_each(?))",
+            (wanted,),
         ):
-            out[wid] = _codes(dict.fromkeys(author_names(authors_json)), vocab)
-        return out, list(vocab)
-    pairs = list(
-        _chunked_ids(
-            conn,
-            "SELECT work_id, name_id FROM work_authors WHERE work_id IN ({marks})"
-            " ORDER BY work_id, position",
-            wanted,
-        )
-    )
-    if not pairs:
-        return out, []
-    works = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-    name_ids, codes = np.unique(
+            names = dict.fromkeys(author_names(authors_json))
+            works += [wid] * len(names)
+            codes += [vocab.setdefault(name, len(vocab)) for name in names]
+        return (np.array(works, np.int64), np.array(codes, np.int32)), list(vocab)
+    # The ids travel as one JSON array: no limit on bound parameters, one statement.
+    pairs = conn.execute(
+        "SELECT work_id, name_id FROM work_authors"
+        " WHERE work_id IN (SELECT value FROM json_each(?))",
+        (wanted,),
+    ).fetchall()
+    works_of = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+    name_ids, codes_of = np.unique(
         np.fromiter((p[1] for p in pairs), np.int64, len(pairs)), return_inverse=True
     )
     names = dict(
-        _chunked_ids(
-            conn, "SELECT id, name FROM author_names WHERE id IN ({marks})", name_ids.tolist()
-        )
+        conn.execute(
+            "SELECT id, name FROM author_names WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(name_ids.tolist()),),
+        ).fetchall()
     )
-    starts = np.flatnonzero(np.r_[True, works[1:] != works[:-1]])
-    per_work = np.split(codes.astype(np.int32), starts[1:])
-    out = dict(zip(works[starts].tolist(), per_work, strict=True))
-    return out, [names[i] for i in name_ids.tolist()]
+    return (works_of, codes_of.astype(np.int32)), [names[i] for i in name_ids.tolist()]
 
 
 def _table_of(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> StatementTable:
