@@ -241,3 +241,43 @@ def test_scores_align_with_table_rows() -> None:
     assert scores.tolist() == [-2.0, float("inf"), -1.0]
     ordered = report.order_positions(table, np.arange(3), "relevance", scores)
     assert [int(table.ids[i]) for i in ordered] == [5, 9, 3]
+
+
+def test_long_facets_rank_by_count_then_name_and_keep_the_chosen() -> None:
+    vocab = [f"n{i:02d}" for i in range(40)]
+    # The 25th largest count is tied by 20 options: every one of them can reach the top.
+    assert len(report._top_candidates(vocab, np.array([3] * 20 + [1] * 20), ())) == 40
+    five_then_two = np.array([5] * 25 + [2] * 15)
+    assert set(report._top_candidates(vocab, five_then_two, ("n39",))) == {*vocab[:25], "n39"}
+    authors = {f"Author {i:02d}": 1 for i in range(30)} | {"Zed": 5}
+    facets = report.facet_options(
+        report.StatementFilters(author=("Author 29",)),
+        types={"supporting": 2},
+        sections={},
+        years={2014: 2, 2019: 1, 0: 4},
+        year_selected=False,
+        ptypes={},
+        self_citations=(3, 1),
+        authors=authors,
+        journals={},
+    )
+    names = [o["value"] for o in facets["author"]]
+    assert names[:25] == ["Zed", *(f"Author {i:02d}" for i in range(24))]
+    assert facets["author"][25:] == [{"value": "Author 29", "count": 1, "selected": True}]
+    assert [(o["value"], o["count"]) for o in facets["year"]] == [(2019, 1), (2014, 2)]
+    assert [o["value"] for o in facets["type"]] == ["supporting", "mentioning", "contrasting"]
+
+
+def test_first_view_reads_tallies_once_the_store_added_them(tmp_path: Path) -> None:
+    from citelens.store.sqlite import SqliteStore
+
+    path = build_small_index(tmp_path / "index.db")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    before = report.build_report(conn, "10.1234/cited.e")
+    assert report._counted_numbers(conn, 5) is None  # an older file: no tallies yet
+    SqliteStore(path).close()
+    assert report._counted_numbers(conn, 5) is not None
+    assert report.build_report(conn, "10.1234/cited.e") == before
+    # The target's duplicated sentence keeps it on the table, which counts it once.
+    assert report._counted_numbers(conn, 1) is None
+    assert report.build_report(conn, TARGET_DOI)["statements"] == 6

@@ -670,13 +670,6 @@ _FACET_SQL = (
 )
 
 
-def _chunked_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
-    # 900 stays under SQLite's default limit on bound parameters.
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
-
-
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     """Whether the index has schema step 2's tables (an older file opened read-only has not)."""
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone()
@@ -920,9 +913,10 @@ def _counted_numbers(
             conn.execute(_TOP_COUNTS_SQL, (work_id, facet, FACET_TOP - 1)).fetchall()
         )
     names = dict(
-        _chunked_ids(
-            conn, "SELECT id, name FROM author_names WHERE id IN ({marks})", list(counts["author"])
-        )
+        conn.execute(
+            "SELECT id, name FROM author_names WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(counts["author"])),),
+        ).fetchall()
     )
     counts["author"] = {names[i]: n for i, n in counts["author"].items() if i in names}
     citing = conn.execute(
