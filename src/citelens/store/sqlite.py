@@ -136,10 +136,12 @@ class SqliteStore:
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self._migrate(migrations)
-            # Derived from the statements like an index, so added to any version's file.
+            # Derived from the statements like an index, so added to any version's file; asked
+            # again under the write lock, as two processes may open an older file at once.
             if not report_counts.has_report_counts(self._conn):
                 with self._write() as conn:
-                    report_counts.add_report_counts(conn)
+                    if not report_counts.has_report_counts(conn):
+                        report_counts.add_report_counts(conn)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open as a citelens index: {exc}") from exc
