@@ -1,7 +1,8 @@
 """Report queries: a store's statements about one paper turned into tallies, facets and pages.
 
-The SQL edges read a store's read-only connection; the cores (a paper's statements as numpy
-columns, facet tallies, ordering, highlight segments, the summary) are pure functions.
+The SQL edges read a store's read-only connection: a paper's first view from the tallies the
+store keeps (store/report_counts.py), filters and searches from its statements as numpy columns.
+The cores (facet options, filtering, ordering, highlight segments, the summary) are pure.
 """
 
 from __future__ import annotations
