@@ -38,3 +38,14 @@ def test_confidence_in_unit_interval_and_version_set() -> None:
 def test_unknown_classifier_name_raises_model_error() -> None:
     with pytest.raises(ModelError, match="unknown classifier"):
         load_classifier("nope")
+
+
+def test_negated_agreement_is_contrasting() -> None:
+    clf = load_classifier("baseline")
+    items = [
+        ClassifyInput("These results are not consistent with previous reports [3]."),
+        ClassifyInput("These results are inconsistent with previous reports [3]."),
+        ClassifyInput("These results are consistent with previous reports [3]."),
+    ]
+    labels = [p.label for p in clf.predict(items)]
+    assert labels == [Label.CONTRASTING, Label.CONTRASTING, Label.SUPPORTING]
