@@ -29,7 +29,7 @@ from citelens.model import (
     WorkMeta,
 )
 from citelens.store import open_store
-from citelens.store.sqlite import MIGRATIONS, SqliteStore
+from citelens.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 SMITH = Author("Smith", "John")
 JONES = Author("Jones", "Kate", "0000-0002-1825-0097")
@@ -380,11 +380,12 @@ def test_v1_database_opens_and_migrates(tmp_path: Path) -> None:
     raw.commit()
     raw.close()
     with SqliteStore(path) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == SCHEMA_VERSION == 2
         assert store.work_by_doi("10.5555/old")["title"] == "Old"
-    v2 = [*MIGRATIONS, (2, "ALTER TABLE works ADD COLUMN language TEXT;")]
-    with SqliteStore(path, migrations=v2) as store:
-        assert store.schema_version() == 2
+        assert rows(store, "SELECT count(*) FROM report_counts") == [(0,)]
+    v3 = [*MIGRATIONS, (3, "ALTER TABLE works ADD COLUMN language TEXT;")]
+    with SqliteStore(path, migrations=v3) as store:
+        assert store.schema_version() == 3
         assert store.work_by_doi("10.5555/old")["language"] is None
     with pytest.raises(StoreError, match="newer than this citelens"):
         SqliteStore(path)
@@ -393,11 +394,14 @@ def test_v1_database_opens_and_migrates(tmp_path: Path) -> None:
 def test_failed_migration_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     SqliteStore(path).close()
-    broken = [*MIGRATIONS, (2, "CREATE TABLE extra (x); INSERT INTO no_such_table VALUES (1);")]
-    with pytest.raises(StoreError, match="cannot migrate from schema version 1 to 2"):
+    step = SCHEMA_VERSION + 1
+    broken = [*MIGRATIONS, (step, "CREATE TABLE extra (x); INSERT INTO no_such_table VALUES (1);")]
+    with pytest.raises(
+        StoreError, match=f"cannot migrate from schema version {SCHEMA_VERSION} to {step}"
+    ):
         SqliteStore(path, migrations=broken)
     with SqliteStore(path) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == SCHEMA_VERSION
         assert rows(store, "SELECT name FROM sqlite_master WHERE name = 'extra'") == []
 
 

@@ -541,12 +541,14 @@ def test_bad_input_raises_and_saves_nothing(store: Store) -> None:
 
 
 def test_schema_migrates_forward_and_refuses_newer(location: str) -> None:
+    base = base_migrations(location)
+    current = max(version for version, _ in base)
     with open_with(location) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == current
         save(store, *article("10.5555/old", [], sentences=0))
-    v2 = [*base_migrations(location), (2, "ALTER TABLE works ADD COLUMN language TEXT;")]
-    with open_with(location, v2) as store:
-        assert store.schema_version() == 2
+    later = [*base, (current + 1, "ALTER TABLE works ADD COLUMN language TEXT;")]
+    with open_with(location, later) as store:
+        assert store.schema_version() == current + 1
         work = store.work_by_doi("10.5555/old")
         assert work["title"] == "Citing article" and work["language"] is None
     with pytest.raises(StoreError, match="newer than this citelens"):
@@ -555,14 +557,18 @@ def test_schema_migrates_forward_and_refuses_newer(location: str) -> None:
 
 def test_failed_migration_changes_nothing(location: str) -> None:
     open_with(location).close()
+    base = base_migrations(location)
+    current = max(version for version, _ in base)
     broken = [
-        *base_migrations(location),
-        (2, "CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1);"),
+        *base,
+        (current + 1, "CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1);"),
     ]
-    with pytest.raises(StoreError, match="cannot migrate from schema version 1 to 2"):
+    with pytest.raises(
+        StoreError, match=f"cannot migrate from schema version {current} to {current + 1}"
+    ):
         open_with(location, broken)
     with open_with(location) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == current
         probe = (
             "SELECT to_regclass('extra')"
             if is_pg(location)

@@ -7,8 +7,6 @@ The tables derive from works and statements, like an index: added to any file th
 
 from __future__ import annotations
 
-import sqlite3
-
 UNCLASSIFIED = "unclassified"
 UNKNOWN_TYPE = "unknown"
 
@@ -156,20 +154,3 @@ INSERT OR IGNORE INTO work_authors (work_id, name_id, position)
 SELECT v.work_id, n.id, v.position FROM work_author_names v JOIN author_names n ON n.name = v.name
 ORDER BY v.work_id, v.position;
 {_backfill()}"""
-
-
-def has_report_counts(conn: sqlite3.Connection) -> bool:
-    """Whether the file has the report tallies (and the triggers that keep them)."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'report_counts'").fetchone()
-    return found is not None
-
-
-def add_report_counts(conn: sqlite3.Connection) -> None:
-    """Create the tallies, their triggers and their rows for what is stored; call it inside
-    the caller's write transaction (one statement at a time: a trigger's body stays whole)."""
-    pending = ""
-    for line in REPORT_COUNTS_SQL.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            conn.execute(pending)
-            pending = ""

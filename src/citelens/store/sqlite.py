@@ -40,7 +40,9 @@ def _schema_v1() -> str:
 
 # (version, sql) steps, applied in order, all pending ones in one transaction. A later schema
 # change appends a step here; never edit a step that has shipped.
-MIGRATIONS: list[tuple[int, str]] = [(1, _schema_v1())]
+# Step 2 adds the report tallies (author names by id, per-paper counts kept by triggers) and
+# fills them from the statements already stored.
+MIGRATIONS: list[tuple[int, str]] = [(1, _schema_v1()), (2, report_counts.REPORT_COUNTS_SQL)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 RESOLVED_METHODS = ("doi", "pmid", "pmcid", "fuzzy")
@@ -136,12 +138,6 @@ class SqliteStore:
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self._migrate(migrations)
-            # Derived from the statements like an index, so added to any version's file; asked
-            # again under the write lock, as two processes may open an older file at once.
-            if not report_counts.has_report_counts(self._conn):
-                with self._write() as conn:
-                    if not report_counts.has_report_counts(conn):
-                        report_counts.add_report_counts(conn)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open as a citelens index: {exc}") from exc
