@@ -15,6 +15,7 @@ from citelens.classify.lexical import (
     fit_lexical,
     fit_vocabulary,
     load_model,
+    ngrams,
     save_model,
     tfidf_rows,
 )
@@ -66,11 +67,24 @@ def test_shipped_model_is_small_and_calibrated_probabilities_sum_to_one() -> Non
     assert model.temperature > 0 and model.meta["seed"] == 0
 
 
-def test_tfidf_matches_scikit_learn() -> None:
+def test_negation_scope_marks_the_next_words() -> None:
+    assert ngrams("Not consistent with [TARGET] at all here.")[:6] == [
+        "not", "not_consistent", "not_with", "not_target", "at", "all"]
+
+
+def test_default_model_reads_negated_agreement_as_contrasting() -> None:
+    classifier = load_classifier("default")
+    text = "These results are not consistent with previous reports [3]."
+    start = text.index("[3]")
+    (prediction,) = classifier.predict([ClassifyInput(text, target=(start, start + 3))])
+    assert prediction.label is Label.CONTRASTING
+
+
+def test_tfidf_matches_scikit_learn_without_negators() -> None:
     pytest.importorskip("sklearn")
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    texts = ["Unlike [TARGET], we saw growth.", "We saw no growth, unlike [OTHER].",
+    texts = ["Unlike [TARGET], we saw growth.", "We saw little growth, unlike [OTHER].",
              "Growth was seen as in [TARGET].", "We saw growth too."]
     vocabulary, idf = fit_vocabulary(texts, min_df=2)
     reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)

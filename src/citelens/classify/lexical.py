@@ -31,9 +31,27 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "default.npz"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
+# Words that negate what follows; "didn't" tokenises to "didn" (one-letter tokens are dropped).
+NEGATORS = frozenset({"not", "no", "never", "neither", "nor", "without", "cannot", "didn",
+                      "doesn", "don", "wasn", "weren", "isn", "aren", "couldn", "failed", "fail",
+                      "fails"})
+NEGATION_SCOPE = 3
+
+
 def ngrams(text: str) -> list[str]:
-    """Lower-cased word unigrams and bigrams of `text` ([TARGET] reads as the word "target")."""
+    """Lower-cased word unigrams and bigrams of `text` ([TARGET] reads as the word "target").
+
+    The few words after a negator carry a "not_" prefix, so "not consistent with" does not
+    share its features with "consistent with".
+    """
     words = _TOKEN.findall(text.lower())
+    scope = 0
+    for i, word in enumerate(words):
+        if word in NEGATORS:
+            scope = NEGATION_SCOPE
+        elif scope:
+            words[i] = f"not_{word}"
+            scope -= 1
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
