@@ -63,12 +63,6 @@ def marked_text(item: ClassifyInput) -> str:
     return f"{head}{TARGET_TOKEN}{tail}"
 
 
-def context_text(item: ClassifyInput) -> str:
-    """The marked sentence with its neighbours, as one passage."""
-    parts = [item.before.strip(), marked_text(item), item.after.strip()]
-    return " ".join(part for part in parts if part)
-
-
 def cue_features(item: ClassifyInput) -> np.ndarray:
     """Counts of cue phrases and a few shape features, in CUE_FEATURE_NAMES order."""
     near = cue_window(item)
