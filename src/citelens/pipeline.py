@@ -23,12 +23,12 @@ from tqdm import tqdm
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.errors import CitelensError, InputError, ModelError, ParseError
 from citelens.extract import extract
-from citelens.identity import work_key
 from citelens.model import Document, Statement
 from citelens.parse.jats import parse_jats
 from citelens.parse.tei import parse_tei
 from citelens.parse.xmlsafe import load_xml
 from citelens.store.base import ResolveSummary, Store
+from citelens.store.rows import citing_identity
 
 XML_SUFFIXES = (".xml", ".nxml")  # ".tei.xml" is covered by ".xml"
 PDF_SUFFIX = ".pdf"
@@ -298,17 +298,8 @@ def known_sources(store: Store) -> dict[str, tuple[str, str]]:
 
 
 def citing_key(article: ProcessedArticle) -> str:
-    """The citing work's identity as the store derives it (identity.work_key, else the digest)."""
-    meta = article.document.meta
-    key = work_key(
-        doi=meta.doi,
-        pmid=meta.pmid,
-        pmcid=meta.pmcid,
-        title=meta.title,
-        year=meta.year,
-        authors=meta.authors,
-    )
-    return key or f"sha:{article.sha256}"
+    """The citing work's identity, by the very rule the stores save it under."""
+    return citing_identity(article.document.meta, article.sha256)[0]
 
 
 def _ordered_results(

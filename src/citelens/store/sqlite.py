@@ -11,27 +11,38 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from citelens.errors import InputError, StoreError
-from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
-from citelens.identity import (
-    author_marks,
-    family_key,
-    marks_overlap,
-    normalise_title,
-    raw_key,
-    shares_author,
-    work_key,
-)
-from citelens.model import Author, BibEntry, Document, Label, Statement
-from citelens.resolve import WorkSketch, match_stubs
+from citelens.errors import StoreError
+from citelens.identifiers import normalise_doi
+from citelens.model import Document, Label, Statement
+from citelens.resolve import match_stubs
 from citelens.store import report_counts
 from citelens.store.base import ResolveSummary, SavedArticle
+from citelens.store.rows import (
+    REF_COLUMNS,
+    RESOLVED_METHODS,
+    STATEMENT_COLUMNS,
+    Identifiers,
+    RefPlan,
+    attach_stubs,
+    authors_from_json,
+    citing_identity,
+    citing_work_values,
+    fuzzy_self_citation,
+    link_by_identifiers,
+    merge_same_work,
+    plan_refs,
+    rank_citing_candidates,
+    ref_rows,
+    sketch,
+    statement_rows,
+    stub_row,
+    stubs_to_merge,
+)
 
 
 def _schema_v1() -> str:
@@ -45,33 +56,16 @@ def _schema_v1() -> str:
 MIGRATIONS: list[tuple[int, str]] = [(1, _schema_v1()), (2, report_counts.REPORT_COUNTS_SQL)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-RESOLVED_METHODS = ("doi", "pmid", "pmcid", "fuzzy")
-# Publication types whose <source> is the work's own title (a book), not a container's.
-_SOURCE_IS_TITLE = {"book", "thesis", "report", "software", "data", "dataset", "patent"}
 _CHUNK = 500  # bound parameters per IN (...) query
 _SKETCH_COLUMNS = "id, title, year, json_extract(authors, '$[0].family'), has_full_text"
 
 
-def _authors_json(authors: Sequence[Author]) -> str:
-    return json.dumps(
-        [{"family": a.family, "given": a.given, "orcid": a.orcid} for a in authors],
-        ensure_ascii=False,
-    )
+def _insert_sql(table: str, columns: str) -> str:
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in columns.split(','))})"
 
 
-def _authors_from_json(text: str | None) -> list[Author]:
-    if not text:
-        return []
-    return [
-        Author(a.get("family", ""), a.get("given", ""), a.get("orcid")) for a in json.loads(text)
-    ]
-
-
-def _sketch(row: Sequence[Any]) -> WorkSketch:
-    """(id, title, year, first author family, has_full_text) as fuzzy resolution compares it."""
-    return WorkSketch(
-        int(row[0]), normalise_title(row[1]), row[2], family_key(row[3]), bool(row[4])
-    )
+_REF_INSERT = _insert_sql("refs", REF_COLUMNS)
+_STATEMENT_INSERT = _insert_sql("statements", STATEMENT_COLUMNS)
 
 
 def _sql_statements(script: str) -> Iterator[str]:
@@ -89,28 +83,6 @@ def _sql_statements(script: str) -> Iterator[str]:
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
-
-
-def _ref_title(entry: BibEntry) -> str | None:
-    if entry.title:
-        return entry.title
-    if entry.source and (entry.publication_type or "").lower() in _SOURCE_IS_TITLE:
-        return entry.source
-    return None
-
-
-@dataclass(slots=True)
-class _RefPlan:
-    """One bib entry ready to insert: its identifiers and the work it links to."""
-
-    entry: BibEntry
-    doi: str | None
-    pmid: str | None
-    pmcid: str | None
-    title: str | None
-    cited_work_id: int = 0
-    match_method: str = "identity"
-    cited_authors: list[Author] | None = None
 
 
 class SqliteStore:
@@ -234,109 +206,51 @@ class SqliteStore:
         Raises InputError for a document that contradicts itself (duplicate reference ids,
         statements citing unknown references) and StoreError when the file cannot be written.
         """
-        meta = doc.meta
-        ids = (normalise_doi(meta.doi), normalise_pmid(meta.pmid), normalise_pmcid(meta.pmcid))
-        key = (
-            work_key(
-                doi=ids[0],
-                pmid=ids[1],
-                pmcid=ids[2],
-                title=meta.title,
-                year=meta.year,
-                authors=meta.authors,
-            )
-            or f"sha:{source_sha256}"
-        )
-        plans = self._plan_refs(doc, statements, source_path)
+        key, ids = citing_identity(doc.meta, source_sha256)
+        plans = plan_refs(doc, statements, source_path)
         try:
             with self._write() as conn:
                 work_id, replaced, old_cited = self._upsert_citing_work(
                     conn, key, ids, doc, source_path, source_sha256
                 )
                 self._link_refs(conn, plans)
-                ref_rows = self._insert_refs(conn, work_id, plans)
-                stored = self._insert_statements(conn, work_id, doc, statements, plans, ref_rows)
+                ref_row_ids = self._insert_refs(conn, work_id, plans)
+                stored = merge_same_work(statements, plans)
+                conn.executemany(
+                    _STATEMENT_INSERT,
+                    statement_rows(work_id, doc.meta, stored, plans, ref_row_ids),
+                )
                 self._drop_orphan_stubs(conn, old_cited)
         except sqlite3.Error as exc:
             raise StoreError(f"{source_path}: cannot save into {self.path}: {exc}") from exc
-        return SavedArticle(work_id, key, stored, len(plans), replaced)
+        return SavedArticle(work_id, key, len(stored), len(plans), replaced)
 
     @staticmethod
-    def _plan_refs(
-        doc: Document, statements: Sequence[Statement], source_path: str
-    ) -> dict[str, _RefPlan]:
-        plans: dict[str, _RefPlan] = {}
-        for entry in doc.bibliography:
-            if entry.ref_id in plans:
-                raise InputError(source_path, f"reference id {entry.ref_id!r} appears twice")
-            plans[entry.ref_id] = _RefPlan(
-                entry,
-                normalise_doi(entry.doi),
-                normalise_pmid(entry.pmid),
-                normalise_pmcid(entry.pmcid),
-                _ref_title(entry),
-            )
-        seen: set[tuple[int, int, str]] = set()
-        for st in statements:
-            if st.ref_id not in plans:
-                raise InputError(
-                    source_path,
-                    f"a statement cites {st.ref_id!r}, which is not in the reference list",
-                )
-            place = (st.paragraph, st.sentence, st.ref_id)
-            if place in seen:
-                raise InputError(
-                    source_path,
-                    f"two statements for reference {st.ref_id!r} in paragraph "
-                    f"{st.paragraph}, sentence {st.sentence}",
-                )
-            seen.add(place)
-        return plans
-
     def _upsert_citing_work(
-        self,
         conn: sqlite3.Connection,
         key: str,
-        ids: tuple[str | None, str | None, str | None],
+        ids: Identifiers,
         doc: Document,
         source_path: str,
         source_sha256: str,
     ) -> tuple[int, bool, list[int]]:
         """The citing work's row id, whether it replaced full text, and its old cited works."""
-        meta = doc.meta
         doi, pmid, pmcid = ids
-        rows = conn.execute(
+        found = conn.execute(
             "SELECT id, key, doi, pmid, pmcid, has_full_text FROM works "
-            "WHERE key = ? OR doi = ? OR pmid = ? OR pmcid = ?",
+            "WHERE key = ? OR doi = ? OR pmid = ? OR pmcid = ? ORDER BY id",
             (key, doi, pmid, pmcid),
         ).fetchall()
-
-        def rank(row: tuple[Any, ...]) -> int:
-            if row[1] == key:
-                return 0
-            if doi and row[2] == doi:
-                return 1
-            return 2 if pmid and row[3] == pmid else 3
-
-        # Another article with full text is never this one just because a PMID or PMCID agrees
-        # (publishers do print wrong ones); only stubs are taken over on such a match.
-        rows = sorted((r for r in rows if rank(r) <= 1 or not r[5]), key=rank)
-        values = (
+        candidates = rank_citing_candidates(found, key, doi, pmid)
+        values = citing_work_values(
             key,
-            doi,
-            pmid,
-            pmcid,
-            meta.title,
-            meta.year,
-            meta.journal,
-            meta.publication_type,
-            _authors_json(meta.authors),
-            json.dumps(meta.notices, ensure_ascii=False),
+            ids,
+            doc.meta,
             source_path,
             source_sha256,
             datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        if not rows:
+        if not candidates:
             cur = conn.execute(
                 "INSERT INTO works (key, doi, pmid, pmcid, title, year, journal, "
                 "publication_type, authors, notices, has_full_text, source_path, source_sha256, "
@@ -344,21 +258,16 @@ class SqliteStore:
                 values,
             )
             return int(cur.lastrowid or 0), False, []
-        primary = rows[0]
+        primary = candidates[0]
         work_id = int(primary[0])
-        # Stubs made earlier from references to this same work (by PMID, PMCID or title key)
-        # become this work, so every link to any of them stays valid.
-        for other in rows[1:]:
-            if other[5] == 0 and (other[2] is None or other[2] == doi):
-                conn.execute(
-                    "UPDATE refs SET cited_work_id = ? WHERE cited_work_id = ?", (work_id, other[0])
-                )
-                conn.execute(
-                    "UPDATE statements SET cited_work_id = ? WHERE cited_work_id = ?",
-                    (work_id, other[0]),
-                )
-                conn.execute("DELETE FROM works WHERE id = ?", (other[0],))
-                _drop_duplicate_statements(conn, work_id)
+        merged = [(work_id, stub_id) for stub_id in stubs_to_merge(candidates[1:], doi)]
+        if merged:
+            conn.executemany("UPDATE refs SET cited_work_id = ? WHERE cited_work_id = ?", merged)
+            conn.executemany(
+                "UPDATE statements SET cited_work_id = ? WHERE cited_work_id = ?", merged
+            )
+            conn.executemany("DELETE FROM works WHERE id = ?", [(stub,) for _, stub in merged])
+            _drop_duplicate_statements(conn, work_id)
         old_cited = [
             int(r[0])
             for r in conn.execute(
@@ -385,102 +294,38 @@ class SqliteStore:
         ordered = sorted(values)
         for chunk in _chunks(ordered):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {column}, id, authors FROM works WHERE {column} IN ({marks})"
+            # The oldest work wins when several share a PMID or PMCID, as in PostgresStore.
+            sql = f"SELECT {column}, id, authors FROM works WHERE {column} IN ({marks}) ORDER BY id"
             for value, work_id, authors in conn.execute(sql, chunk):
                 found.setdefault(value, (int(work_id), authors))
         return found
 
-    def _link_refs(self, conn: sqlite3.Connection, plans: dict[str, _RefPlan]) -> None:
+    def _link_refs(self, conn: sqlite3.Connection, plans: dict[str, RefPlan]) -> None:
         """Point every reference at a work: by DOI, PMID, PMCID, else at a stub of its own."""
         entries = list(plans.values())
-        by_doi = self._lookup(conn, "doi", {p.doi for p in entries if p.doi})
-        by_pmid = self._lookup(conn, "pmid", {p.pmid for p in entries if p.pmid})
-        by_pmcid = self._lookup(conn, "pmcid", {p.pmcid for p in entries if p.pmcid})
-        stubs: dict[str, list[_RefPlan]] = {}
-        for plan in entries:
-            entry = plan.entry
-            for method, table, value in (
-                ("doi", by_doi, plan.doi),
-                ("pmid", by_pmid, plan.pmid),
-                ("pmcid", by_pmcid, plan.pmcid),
-            ):
-                if value and value in table:
-                    work_id, authors = table[value]
-                    plan.cited_work_id, plan.match_method = work_id, method
-                    plan.cited_authors = _authors_from_json(authors)
-                    break
-            else:
-                stub_key = work_key(
-                    doi=plan.doi,
-                    pmid=plan.pmid,
-                    pmcid=plan.pmcid,
-                    title=plan.title,
-                    year=entry.year,
-                    authors=entry.authors,
-                ) or raw_key(entry.raw or entry.ref_id)
-                prefix = stub_key.split(":", 1)[0]
-                plan.match_method = prefix if prefix in RESOLVED_METHODS else "identity"
-                stubs.setdefault(stub_key, []).append(plan)
+        stubs = link_by_identifiers(
+            plans,
+            self._lookup(conn, "doi", {p.doi for p in entries if p.doi}),
+            self._lookup(conn, "pmid", {p.pmid for p in entries if p.pmid}),
+            self._lookup(conn, "pmcid", {p.pmcid for p in entries if p.pmcid}),
+        )
         existing = self._lookup(conn, "key", set(stubs))
+        new_keys = [key for key in stubs if key not in existing]
         conn.executemany(
             "INSERT INTO works (key, doi, pmid, pmcid, title, year, journal, publication_type, "
             "authors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    stub_key,
-                    first.doi,
-                    first.pmid,
-                    first.pmcid,
-                    first.title,
-                    first.entry.year,
-                    None if first.title == first.entry.source else first.entry.source,
-                    first.entry.publication_type,
-                    _authors_json(first.entry.authors),
-                )
-                for stub_key, (first, *_) in stubs.items()
-                if stub_key not in existing
-            ],
+            [stub_row(key, stubs[key][0]) for key in new_keys],
         )
-        created = self._lookup(conn, "key", set(stubs) - set(existing))
-        for stub_key, group in stubs.items():
-            if stub_key in existing:
-                work_id, authors_json = existing[stub_key]
-                authors = _authors_from_json(authors_json)
-            else:
-                work_id, authors = created[stub_key][0], group[0].entry.authors
-            for plan in group:
-                plan.cited_work_id = work_id
-                plan.cited_authors = authors
+        created = {key: hit[0] for key, hit in self._lookup(conn, "key", set(new_keys)).items()}
+        attach_stubs(stubs, existing, created)
 
     @staticmethod
     def _insert_refs(
-        conn: sqlite3.Connection, work_id: int, plans: dict[str, _RefPlan]
+        conn: sqlite3.Connection, work_id: int, plans: dict[str, RefPlan]
     ) -> dict[str, int]:
         conn.executemany(
-            "INSERT INTO refs (citing_work_id, ref_id, ord, label, raw, title, authors, source, "
-            "year, volume, pages, doi, pmid, pmcid, cited_work_id, match_method) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    work_id,
-                    p.entry.ref_id,
-                    p.entry.order,
-                    p.entry.label,
-                    p.entry.raw,
-                    p.entry.title,
-                    _authors_json(p.entry.authors),
-                    p.entry.source,
-                    p.entry.year,
-                    p.entry.volume,
-                    p.entry.pages,
-                    p.doi,
-                    p.pmid,
-                    p.pmcid,
-                    p.cited_work_id,
-                    p.match_method,
-                )
-                for p in plans.values()
-            ],
+            _REF_INSERT,
+            ref_rows(work_id, plans),
         )
         return {
             ref_id: int(row_id)
@@ -488,58 +333,6 @@ class SqliteStore:
                 "SELECT id, ref_id FROM refs WHERE citing_work_id = ?", (work_id,)
             )
         }
-
-    @staticmethod
-    def _insert_statements(
-        conn: sqlite3.Connection,
-        work_id: int,
-        doc: Document,
-        statements: Sequence[Statement],
-        plans: dict[str, _RefPlan],
-        ref_rows: dict[str, int],
-    ) -> int:
-        meta = doc.meta
-        citing = author_marks(meta.authors)
-        self_cited = {
-            ref_id: marks_overlap(
-                citing, author_marks([*plan.entry.authors, *(plan.cited_authors or [])])
-            )
-            for ref_id, plan in plans.items()
-        }
-        statements = _merge_same_work(statements, plans)
-        conn.executemany(
-            "INSERT INTO statements (citing_work_id, ref_row_id, cited_work_id, ref_id, "
-            "paragraph, sentence, section_title, section_type, text, before, after, callouts, "
-            "other_callouts, label, confidence, model_version, self_citation, citing_year, "
-            "citing_type, citing_journal) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    work_id,
-                    ref_rows[st.ref_id],
-                    plans[st.ref_id].cited_work_id,
-                    st.ref_id,
-                    st.paragraph,
-                    st.sentence,
-                    st.section_title,
-                    str(st.section_type),
-                    st.text,
-                    st.before,
-                    st.after,
-                    json.dumps([[s.start, s.end] for s in st.callouts]),
-                    json.dumps([[s.start, s.end] for s in st.other_callouts]),
-                    str(st.label) if st.label is not None else None,
-                    st.confidence,
-                    st.model_version,
-                    int(self_cited[st.ref_id]),
-                    meta.year,
-                    meta.publication_type,
-                    meta.journal,
-                )
-                for st in statements
-            ],
-        )
-        return len(statements)
 
     @staticmethod
     def _drop_orphan_stubs(conn: sqlite3.Connection, candidates: Iterable[int]) -> None:
@@ -556,7 +349,7 @@ class SqliteStore:
         """Link references known only by title/author/year to indexed works (fuzzy)."""
         conn = self._conn
         stubs = [
-            _sketch(row)
+            sketch(row)
             for row in conn.execute(
                 f"SELECT {_SKETCH_COLUMNS} FROM works WHERE has_full_text = 0 "
                 "AND doi IS NULL AND title IS NOT NULL AND id IN "
@@ -564,7 +357,7 @@ class SqliteStore:
             )
         ]
         candidates = (
-            _sketch(row)
+            sketch(row)
             for row in conn.execute(
                 f"SELECT {_SKETCH_COLUMNS} FROM works WHERE title IS NOT NULL "
                 "AND (has_full_text = 1 OR doi IS NOT NULL)"
@@ -580,7 +373,7 @@ class SqliteStore:
 
     @staticmethod
     def _repoint(conn: sqlite3.Connection, stub_id: int, work_id: int, score: float) -> None:
-        target_authors = _authors_from_json(
+        target_authors = authors_from_json(
             conn.execute("SELECT authors FROM works WHERE id = ?", (work_id,)).fetchone()[0]
         )
         # A work never cites itself through a fuzzy match: its own refs keep the stub.
@@ -599,12 +392,7 @@ class SqliteStore:
             [
                 (
                     work_id,
-                    int(
-                        shares_author(
-                            _authors_from_json(citing_authors),
-                            [*_authors_from_json(ref_authors), *target_authors],
-                        )
-                    ),
+                    int(fuzzy_self_citation(citing_authors, ref_authors, target_authors)),
                     ref_row,
                 )
                 for ref_row, ref_authors, citing_authors in refs
@@ -713,32 +501,6 @@ class SqliteStore:
             for statement_id, text, before, after, callouts in conn.execute(sql + " ORDER BY id"):
                 spans = [(int(s), int(e)) for s, e in json.loads(callouts)]
                 yield statement_id, text, before, after, spans
-
-
-def _merge_same_work(
-    statements: Sequence[Statement], plans: dict[str, _RefPlan]
-) -> list[Statement]:
-    """One statement per (sentence, cited work): a sentence citing one work through two
-    entries of the reference list (a duplicated entry) keeps the first, with both callouts."""
-    kept: dict[tuple[int, int, object], Statement] = {}
-    merged: list[Statement] = []
-    for st in statements:
-        cited = plans[st.ref_id].cited_work_id
-        place = (st.paragraph, st.sentence, cited if cited is not None else st.ref_id)
-        first = kept.get(place)
-        if first is None:
-            kept[place] = st
-            merged.append(st)
-            continue
-        spans = set(first.callouts) | set(st.callouts)
-        joined = replace(
-            first,
-            callouts=sorted(spans, key=lambda span: (span.start, span.end)),
-            other_callouts=[span for span in first.other_callouts if span not in spans],
-        )
-        kept[place] = joined
-        merged[merged.index(first)] = joined
-    return merged
 
 
 def _drop_duplicate_statements(conn: sqlite3.Connection, cited_work_id: int) -> None:
