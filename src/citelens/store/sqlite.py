@@ -294,8 +294,12 @@ class SqliteStore:
         ordered = sorted(values)
         for chunk in _chunks(ordered):
             marks = ",".join("?" * len(chunk))
-            # The oldest work wins when several share a PMID or PMCID, as in PostgresStore.
-            sql = f"SELECT {column}, id, authors FROM works WHERE {column} IN ({marks}) ORDER BY id"
+            # The oldest work wins when several share a PMID or PMCID, as in PostgresStore;
+            # ordered as the index already is, so SQLite sorts nothing.
+            sql = (
+                f"SELECT {column}, id, authors FROM works WHERE {column} IN ({marks}) "
+                f"ORDER BY {column}, id"
+            )
             for value, work_id, authors in conn.execute(sql, chunk):
                 found.setdefault(value, (int(work_id), authors))
         return found
