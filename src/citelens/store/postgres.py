@@ -8,7 +8,6 @@ read-only REPEATABLE READ transactions on their own connections and never wait f
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,10 +21,13 @@ from psycopg.rows import dict_row
 
 from citelens.errors import StoreError
 from citelens.identifiers import normalise_doi
-from citelens.model import Document, Label, Statement
+from citelens.model import Document, Statement
 from citelens.resolve import match_stubs
 from citelens.store.base import ResolveSummary, SavedArticle
 from citelens.store.rows import (
+    EXPORT_STATEMENTS_SQL,
+    LABEL_COUNTS_SQL,
+    METHOD_COUNTS_SQL,
     REF_COLUMNS,
     RESOLVED_METHODS,
     STATEMENT_COLUMNS,
@@ -35,12 +37,16 @@ from citelens.store.rows import (
     authors_from_json,
     citing_identity,
     citing_work_values,
+    classify_sql,
     fuzzy_self_citation,
+    label_counts,
+    label_update,
     link_by_identifiers,
     merge_same_work,
     plan_refs,
     rank_citing_candidates,
     ref_rows,
+    resolve_summary,
     sketch,
     statement_rows,
     stub_row,
@@ -439,14 +445,7 @@ class PostgresStore:
 
     @staticmethod
     def _resolve_summary(conn: psycopg.Connection[Any]) -> ResolveSummary:
-        by_method = {
-            str(method): int(n)
-            for method, n in conn.execute(
-                "SELECT coalesce(match_method, 'none'), count(*) FROM refs GROUP BY 1"
-            )
-        }
-        resolved = sum(by_method.get(m, 0) for m in RESOLVED_METHODS)
-        return ResolveSummary(sum(by_method.values()), resolved, by_method)
+        return resolve_summary(conn.execute(METHOD_COUNTS_SQL))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -460,40 +459,22 @@ class PostgresStore:
                 "SELECT count(*), count(*) FILTER (WHERE match_method = ANY(%s)) FROM refs",
                 (list(RESOLVED_METHODS),),
             ).fetchone() or (0, 0)
-            labels = Counter(
-                {
-                    label or "": int(n)
-                    for label, n in conn.execute(
-                        "SELECT label, count(*) FROM statements GROUP BY label"
-                    )
-                }
-            )
-        counts = {
+            labels = conn.execute(LABEL_COUNTS_SQL).fetchall()
+        return {
             "works": int(works),
             "articles": int(articles),
             "references": int(references),
             "resolved_references": int(resolved),
-            "statements": sum(labels.values()),
+            "statements": sum(int(n) for _, n in labels),
+            **label_counts(labels),
         }
-        for label in Label:
-            counts[f"label_{label.value}"] = labels[label.value]
-        counts["unlabelled"] = labels[""]
-        return counts
 
     def export_statements(self) -> Iterator[dict[str, Any]]:
         """Every statement with its citing and cited work, streamed in statement order through
         a server-side cursor over one snapshot."""
         with self.reader() as conn, conn.cursor("citelens_export", row_factory=dict_row) as cur:
             cur.itersize = _FETCH_ROWS
-            cur.execute(
-                "SELECT s.id, cw.doi AS citing_doi, cw.key AS citing_key, tw.doi AS cited_doi, "
-                "tw.key AS cited_key, tw.title AS cited_title, s.ref_id, r.match_method, "
-                "s.section_title, s.section_type, s.text, s.before, s.after, s.callouts, "
-                "s.label, s.confidence, s.model_version, s.self_citation "
-                "FROM statements s JOIN works cw ON cw.id = s.citing_work_id "
-                "JOIN refs r ON r.id = s.ref_row_id LEFT JOIN works tw ON tw.id = s.cited_work_id "
-                "ORDER BY s.id"
-            )
+            cur.execute(EXPORT_STATEMENTS_SQL)
             for item in cur:
                 item["statement_id"] = item.pop("id")
                 item["self_citation"] = bool(item["self_citation"])
@@ -514,15 +495,7 @@ class PostgresStore:
 
     def set_labels(self, rows: Iterable[tuple[int, str, float, str]]) -> int:
         """Store classifier output; returns the number of statements updated."""
-        batch: list[tuple[int, str, float, str]] = []
-        for statement_id, label, confidence, model_version in rows:
-            try:
-                value = Label(label).value
-            except ValueError:
-                raise StoreError(f"statement {statement_id}: unknown label {label!r}") from None
-            if not 0.0 <= confidence <= 1.0:
-                raise StoreError(f"statement {statement_id}: confidence {confidence} not in [0, 1]")
-            batch.append((int(statement_id), value, float(confidence), model_version))
+        batch = [label_update(*row) for row in rows]
         updated = 0
         try:
             with self._write() as conn:
@@ -543,12 +516,9 @@ class PostgresStore:
     def iter_statements_for_classify(
         self, *, unlabelled_only: bool = False
     ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]:
-        sql = "SELECT id, text, before, after, callouts FROM statements"
-        if unlabelled_only:
-            sql += " WHERE label IS NULL"
         with self.reader() as conn, conn.cursor("citelens_classify") as cur:
             cur.itersize = _FETCH_ROWS
-            cur.execute(sql + " ORDER BY id")
+            cur.execute(classify_sql(unlabelled_only=unlabelled_only))
             for statement_id, text, before, after, callouts in cur:
                 yield statement_id, text, before, after, [(int(s), int(e)) for s, e in callouts]
 

@@ -1,16 +1,17 @@
 """Backend-neutral row building: turns a Document and its statements into the rows every store
-inserts (citing work, stub works, references, statements), with the identity, linking and
-self-citation rules in one place. Pure: no connection, no I/O; each backend runs the SQL.
+inserts (citing work, stub works, references, statements, labels), and counted rows back into
+tallies, with the identity, linking and self-citation rules in one place. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from citelens.errors import InputError
+from citelens.errors import InputError, StoreError
 from citelens.identifiers import normalise_doi, normalise_pmcid, normalise_pmid
 from citelens.identity import (
     author_marks,
@@ -21,8 +22,9 @@ from citelens.identity import (
     shares_author,
     work_key,
 )
-from citelens.model import Author, BibEntry, Document, Statement, WorkMeta
+from citelens.model import Author, BibEntry, Document, Label, Statement, WorkMeta
 from citelens.resolve import WorkSketch
+from citelens.store.base import ResolveSummary
 
 RESOLVED_METHODS = ("doi", "pmid", "pmcid", "fuzzy")
 # Publication types whose <source> is the work's own title (a book), not a container's.
@@ -367,3 +369,57 @@ def fuzzy_self_citation(citing_authors: Any, ref_authors: Any, target: Sequence[
     return shares_author(
         authors_from_json(citing_authors), [*authors_from_json(ref_authors), *target]
     )
+
+
+def label_update(
+    statement_id: int, label: str, confidence: float, model_version: str
+) -> tuple[int, str, float, str]:
+    """One classifier output checked for storing: (statement id, label, confidence, model).
+
+    StoreError when the label is not one of Label or the confidence is outside [0, 1].
+    """
+    try:
+        value = Label(label).value
+    except ValueError:
+        raise StoreError(f"statement {statement_id}: unknown label {label!r}") from None
+    if not 0.0 <= confidence <= 1.0:
+        raise StoreError(f"statement {statement_id}: confidence {confidence} not in [0, 1]")
+    return int(statement_id), value, float(confidence), model_version
+
+
+METHOD_COUNTS_SQL = "SELECT coalesce(match_method, 'none'), count(*) FROM refs GROUP BY 1"
+
+
+def resolve_summary(method_counts: Iterable[Sequence[Any]]) -> ResolveSummary:
+    """The summary of (match method, references) rows, as METHOD_COUNTS_SQL returns them."""
+    by_method = {str(method): int(n) for method, n in method_counts}
+    resolved = sum(by_method.get(m, 0) for m in RESOLVED_METHODS)
+    return ResolveSummary(sum(by_method.values()), resolved, by_method)
+
+
+LABEL_COUNTS_SQL = "SELECT label, count(*) FROM statements GROUP BY label"
+
+
+def label_counts(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
+    """label_<value> for every Label, then unlabelled, from LABEL_COUNTS_SQL's rows."""
+    labels = Counter({label or "": int(n) for label, n in rows})
+    counts = {f"label_{label.value}": labels[label.value] for label in Label}
+    counts["unlabelled"] = labels[""]
+    return counts
+
+
+EXPORT_STATEMENTS_SQL = (
+    "SELECT s.id, cw.doi AS citing_doi, cw.key AS citing_key, tw.doi AS cited_doi, "
+    "tw.key AS cited_key, tw.title AS cited_title, s.ref_id, r.match_method, "
+    "s.section_title, s.section_type, s.text, s.before, s.after, s.callouts, "
+    "s.label, s.confidence, s.model_version, s.self_citation "
+    "FROM statements s JOIN works cw ON cw.id = s.citing_work_id "
+    "JOIN refs r ON r.id = s.ref_row_id LEFT JOIN works tw ON tw.id = s.cited_work_id "
+    "ORDER BY s.id"
+)
+
+
+def classify_sql(*, unlabelled_only: bool) -> str:
+    """The statements a classifier reads, in id order: (id, text, before, after, callouts)."""
+    where = " WHERE label IS NULL" if unlabelled_only else ""
+    return f"SELECT id, text, before, after, callouts FROM statements{where} ORDER BY id"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,11 +17,14 @@ from typing import Any
 
 from citelens.errors import StoreError
 from citelens.identifiers import normalise_doi
-from citelens.model import Document, Label, Statement
+from citelens.model import Document, Statement
 from citelens.resolve import match_stubs
 from citelens.store import report_counts
 from citelens.store.base import ResolveSummary, SavedArticle
 from citelens.store.rows import (
+    EXPORT_STATEMENTS_SQL,
+    LABEL_COUNTS_SQL,
+    METHOD_COUNTS_SQL,
     REF_COLUMNS,
     RESOLVED_METHODS,
     STATEMENT_COLUMNS,
@@ -32,12 +34,16 @@ from citelens.store.rows import (
     authors_from_json,
     citing_identity,
     citing_work_values,
+    classify_sql,
     fuzzy_self_citation,
+    label_counts,
+    label_update,
     link_by_identifiers,
     merge_same_work,
     plan_refs,
     rank_citing_candidates,
     ref_rows,
+    resolve_summary,
     sketch,
     statement_rows,
     stub_row,
@@ -404,14 +410,7 @@ class SqliteStore:
         )
 
     def _resolve_summary(self) -> ResolveSummary:
-        by_method = {
-            str(method): int(n)
-            for method, n in self._conn.execute(
-                "SELECT coalesce(match_method, 'none'), count(*) FROM refs GROUP BY 1"
-            )
-        }
-        resolved = sum(by_method.get(m, 0) for m in RESOLVED_METHODS)
-        return ResolveSummary(sum(by_method.values()), resolved, by_method)
+        return resolve_summary(self._conn.execute(METHOD_COUNTS_SQL))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -419,8 +418,8 @@ class SqliteStore:
         """Counts of works, full-text articles, references (all, resolved), statements, labels."""
         with self.reader() as conn:
 
-            def count(sql: str) -> int:
-                return int(conn.execute(sql).fetchone()[0])
+            def count(sql: str, params: Sequence[Any] = ()) -> int:
+                return int(conn.execute(sql, params).fetchone()[0])
 
             counts = {
                 "works": count("SELECT count(*) FROM works"),
@@ -428,36 +427,18 @@ class SqliteStore:
                 "references": count("SELECT count(*) FROM refs"),
                 "resolved_references": count(
                     "SELECT count(*) FROM refs WHERE match_method IN "
-                    "('doi', 'pmid', 'pmcid', 'fuzzy')"
+                    f"({', '.join('?' for _ in RESOLVED_METHODS)})",
+                    RESOLVED_METHODS,
                 ),
                 "statements": count("SELECT count(*) FROM statements"),
             }
-            labels = Counter(
-                {
-                    label or "": int(n)
-                    for label, n in conn.execute(
-                        "SELECT label, count(*) FROM statements GROUP BY label"
-                    )
-                }
-            )
-        for label in Label:
-            counts[f"label_{label.value}"] = labels[label.value]
-        counts["unlabelled"] = labels[""]
+            counts.update(label_counts(conn.execute(LABEL_COUNTS_SQL)))
         return counts
 
     def export_statements(self) -> Iterator[dict[str, Any]]:
         """Every statement with its citing and cited work, streamed in statement order."""
         with self.reader() as conn:
-            cursor = conn.execute(
-                "SELECT s.id, cw.doi AS citing_doi, cw.key AS citing_key, tw.doi AS cited_doi, "
-                "tw.key AS cited_key, tw.title AS cited_title, s.ref_id, r.match_method, "
-                "s.section_title, s.section_type, s.text, s.before, s.after, s.callouts, "
-                "s.label, s.confidence, s.model_version, s.self_citation "
-                "FROM statements s JOIN works cw ON cw.id = s.citing_work_id "
-                "JOIN refs r ON r.id = s.ref_row_id LEFT JOIN works tw ON tw.id = s.cited_work_id "
-                "ORDER BY s.id"
-            )
-            for row in cursor:
+            for row in conn.execute(EXPORT_STATEMENTS_SQL):
                 item = dict(row)
                 item["statement_id"] = item.pop("id")
                 item["callouts"] = json.loads(item["callouts"])
@@ -479,18 +460,11 @@ class SqliteStore:
 
     def set_labels(self, rows: Iterable[tuple[int, str, float, str]]) -> int:
         """Store classifier output; returns the number of statements updated."""
-        batch = []
-        for statement_id, label, confidence, model_version in rows:
-            try:
-                value = Label(label).value
-            except ValueError:
-                raise StoreError(f"statement {statement_id}: unknown label {label!r}") from None
-            if not 0.0 <= confidence <= 1.0:
-                raise StoreError(f"statement {statement_id}: confidence {confidence} not in [0, 1]")
-            batch.append((value, confidence, model_version, statement_id))
+        batch = [label_update(*row) for row in rows]
         with self._write() as conn:
             cur = conn.executemany(
-                "UPDATE statements SET label = ?, confidence = ?, model_version = ? WHERE id = ?",
+                "UPDATE statements SET label = ?2, confidence = ?3, model_version = ?4 "
+                "WHERE id = ?1",
                 batch,
             )
             return cur.rowcount
@@ -498,11 +472,9 @@ class SqliteStore:
     def iter_statements_for_classify(
         self, *, unlabelled_only: bool = False
     ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]:
-        sql = "SELECT id, text, before, after, callouts FROM statements"
-        if unlabelled_only:
-            sql += " WHERE label IS NULL"
+        sql = classify_sql(unlabelled_only=unlabelled_only)
         with self.reader() as conn:
-            for statement_id, text, before, after, callouts in conn.execute(sql + " ORDER BY id"):
+            for statement_id, text, before, after, callouts in conn.execute(sql):
                 spans = [(int(s), int(e)) for s, e in json.loads(callouts)]
                 yield statement_id, text, before, after, spans
 
