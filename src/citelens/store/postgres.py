@@ -39,6 +39,8 @@ from citelens.store.rows import (
     citing_work_values,
     classify_sql,
     fuzzy_self_citation,
+    fuzzy_stubs_sql,
+    fuzzy_targets_sql,
     label_counts,
     label_update,
     link_by_identifiers,
@@ -372,22 +374,10 @@ class PostgresStore:
         """Link references known only by title/author/year to indexed works (fuzzy)."""
         try:
             with self._write() as conn:
-                stubs = [
-                    sketch(row)
-                    for row in conn.execute(
-                        f"SELECT {_SKETCH_COLUMNS} FROM works WHERE has_full_text = 0 "
-                        "AND doi IS NULL AND title IS NOT NULL AND id IN "
-                        "(SELECT cited_work_id FROM refs WHERE match_method = 'identity') "
-                        "ORDER BY id"
-                    )
-                ]
+                stubs = [sketch(row) for row in conn.execute(fuzzy_stubs_sql(_SKETCH_COLUMNS))]
                 if stubs:
                     candidates = (
-                        sketch(row)
-                        for row in conn.execute(
-                            f"SELECT {_SKETCH_COLUMNS} FROM works WHERE title IS NOT NULL "
-                            "AND (has_full_text = 1 OR doi IS NOT NULL) ORDER BY id"
-                        )
+                        sketch(row) for row in conn.execute(fuzzy_targets_sql(_SKETCH_COLUMNS))
                     )
                     matches = match_stubs(stubs, candidates)
                     self._repoint(conn, [(m.stub_id, m.work_id, m.score) for m in matches])

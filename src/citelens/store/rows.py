@@ -61,6 +61,24 @@ def sketch(row: Sequence[Any]) -> WorkSketch:
     )
 
 
+def fuzzy_stubs_sql(sketch_columns: str) -> str:
+    """The stubs fuzzy resolution tries to link, by id: titled, without a DOI (a DOI is an
+    identity of its own), and cited by a reference that no identifier linked."""
+    return (
+        f"SELECT {sketch_columns} FROM works WHERE has_full_text = 0 "
+        "AND doi IS NULL AND title IS NOT NULL AND id IN "
+        "(SELECT cited_work_id FROM refs WHERE match_method = 'identity') ORDER BY id"
+    )
+
+
+def fuzzy_targets_sql(sketch_columns: str) -> str:
+    """The works a stub may be linked to, by id: titled articles with full text or a DOI."""
+    return (
+        f"SELECT {sketch_columns} FROM works WHERE title IS NOT NULL "
+        "AND (has_full_text = 1 OR doi IS NOT NULL) ORDER BY id"
+    )
+
+
 def citing_identity(meta: WorkMeta, source_sha256: str) -> tuple[str, Identifiers]:
     """The citing work's key and normalised identifiers; "sha:<digest>" when it has none."""
     ids = (normalise_doi(meta.doi), normalise_pmid(meta.pmid), normalise_pmcid(meta.pmcid))

@@ -36,6 +36,8 @@ from citelens.store.rows import (
     citing_work_values,
     classify_sql,
     fuzzy_self_citation,
+    fuzzy_stubs_sql,
+    fuzzy_targets_sql,
     label_counts,
     label_update,
     link_by_identifiers,
@@ -358,21 +360,8 @@ class SqliteStore:
     def resolve(self) -> ResolveSummary:
         """Link references known only by title/author/year to indexed works (fuzzy)."""
         conn = self._conn
-        stubs = [
-            sketch(row)
-            for row in conn.execute(
-                f"SELECT {_SKETCH_COLUMNS} FROM works WHERE has_full_text = 0 "
-                "AND doi IS NULL AND title IS NOT NULL AND id IN "
-                "(SELECT cited_work_id FROM refs WHERE match_method = 'identity')"
-            )
-        ]
-        candidates = (
-            sketch(row)
-            for row in conn.execute(
-                f"SELECT {_SKETCH_COLUMNS} FROM works WHERE title IS NOT NULL "
-                "AND (has_full_text = 1 OR doi IS NOT NULL)"
-            )
-        )
+        stubs = [sketch(row) for row in conn.execute(fuzzy_stubs_sql(_SKETCH_COLUMNS))]
+        candidates = (sketch(row) for row in conn.execute(fuzzy_targets_sql(_SKETCH_COLUMNS)))
         matches = match_stubs(stubs, candidates) if stubs else []
         with self._write() as conn:
             for match in matches:
