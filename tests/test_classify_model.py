@@ -119,8 +119,7 @@ def test_train_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
 
     config = TrainConfig(shared_data / "labeled", limit=300, held_out=False, folds=3)
     first, second = train(config), train(config)
-    assert first.used == second.used == {"clinical": 300, "multicite": 300, "acl-arc": 300,
-                                         "athar": 300}
+    assert first.used == second.used == {"clinical": 300, "multicite": 300, "acl-arc": 300}
     assert np.array_equal(first.model.term_weights, second.model.term_weights)
     assert first.model.temperature == second.model.temperature
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
