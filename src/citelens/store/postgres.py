@@ -38,6 +38,7 @@ from citelens.store.rows import (
     citing_identity,
     citing_work_values,
     classify_sql,
+    duplicate_statements_sql,
     fuzzy_self_citation,
     fuzzy_stubs_sql,
     fuzzy_targets_sql,
@@ -45,6 +46,7 @@ from citelens.store.rows import (
     label_update,
     link_by_identifiers,
     merge_same_work,
+    orphan_stubs_sql,
     plan_refs,
     rank_citing_candidates,
     ref_rows,
@@ -361,12 +363,7 @@ class PostgresStore:
         ids = sorted(set(candidates))
         if not ids:
             return
-        conn.execute(
-            "DELETE FROM works w WHERE w.id = ANY(%s) AND w.has_full_text = 0 "
-            "AND NOT EXISTS (SELECT 1 FROM refs WHERE cited_work_id = w.id) "
-            "AND NOT EXISTS (SELECT 1 FROM statements WHERE cited_work_id = w.id)",
-            (ids,),
-        )
+        conn.execute(orphan_stubs_sql("id = ANY(%s)"), (ids,))
 
     # -- resolution ------------------------------------------------------------------------
 
@@ -519,9 +516,4 @@ def _drop_duplicate_statements(conn: psycopg.Connection[Any], cited_work_ids: li
     if not cited_work_ids:
         return
     ids = sorted(set(cited_work_ids))
-    conn.execute(
-        "DELETE FROM statements WHERE cited_work_id = ANY(%(ids)s) AND id NOT IN ("
-        "SELECT min(id) FROM statements WHERE cited_work_id = ANY(%(ids)s) "
-        "GROUP BY cited_work_id, citing_work_id, paragraph, sentence)",
-        {"ids": ids},
-    )
+    conn.execute(duplicate_statements_sql("cited_work_id = ANY(%(ids)s)"), {"ids": ids})

@@ -79,6 +79,27 @@ def fuzzy_targets_sql(sketch_columns: str) -> str:
     )
 
 
+def orphan_stubs_sql(among: str) -> str:
+    """DELETE of the stub works (`among`: the backend's test of works.id) that no reference or
+    statement cites any more."""
+    return (
+        f"DELETE FROM works WHERE {among} AND has_full_text = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM refs WHERE cited_work_id = works.id) "
+        "AND NOT EXISTS (SELECT 1 FROM statements WHERE cited_work_id = works.id)"
+    )
+
+
+def duplicate_statements_sql(cited: str) -> str:
+    """DELETE keeping one statement, the oldest, per (citing work, sentence, cited work) among
+    those whose cited work passes `cited` (the backend's test of cited_work_id), after
+    references were repointed to a work another reference of the sentence already cites."""
+    return (
+        f"DELETE FROM statements WHERE {cited} AND id NOT IN ("
+        f"SELECT min(id) FROM statements WHERE {cited} "
+        "GROUP BY cited_work_id, citing_work_id, paragraph, sentence)"
+    )
+
+
 def citing_identity(meta: WorkMeta, source_sha256: str) -> tuple[str, Identifiers]:
     """The citing work's key and normalised identifiers; "sha:<digest>" when it has none."""
     ids = (normalise_doi(meta.doi), normalise_pmid(meta.pmid), normalise_pmcid(meta.pmcid))

@@ -35,6 +35,7 @@ from citelens.store.rows import (
     citing_identity,
     citing_work_values,
     classify_sql,
+    duplicate_statements_sql,
     fuzzy_self_citation,
     fuzzy_stubs_sql,
     fuzzy_targets_sql,
@@ -42,6 +43,7 @@ from citelens.store.rows import (
     label_update,
     link_by_identifiers,
     merge_same_work,
+    orphan_stubs_sql,
     plan_refs,
     rank_citing_candidates,
     ref_rows,
@@ -74,6 +76,8 @@ def _insert_sql(table: str, columns: str) -> str:
 
 _REF_INSERT = _insert_sql("refs", REF_COLUMNS)
 _STATEMENT_INSERT = _insert_sql("statements", STATEMENT_COLUMNS)
+_ORPHAN_STUBS = orphan_stubs_sql("id = ?")
+_DUPLICATE_STATEMENTS = duplicate_statements_sql("cited_work_id = ?1")
 
 
 def _sql_statements(script: str) -> Iterator[str]:
@@ -348,12 +352,7 @@ class SqliteStore:
 
     @staticmethod
     def _drop_orphan_stubs(conn: sqlite3.Connection, candidates: Iterable[int]) -> None:
-        conn.executemany(
-            "DELETE FROM works WHERE id = ? AND has_full_text = 0 "
-            "AND NOT EXISTS (SELECT 1 FROM refs WHERE cited_work_id = works.id) "
-            "AND NOT EXISTS (SELECT 1 FROM statements WHERE cited_work_id = works.id)",
-            [(work_id,) for work_id in candidates],
-        )
+        conn.executemany(_ORPHAN_STUBS, [(work_id,) for work_id in candidates])
 
     # -- resolution ------------------------------------------------------------------------
 
@@ -470,9 +469,4 @@ class SqliteStore:
 
 def _drop_duplicate_statements(conn: sqlite3.Connection, cited_work_id: int) -> None:
     """After references were repointed to `cited_work_id`, keep one statement per sentence."""
-    conn.execute(
-        "DELETE FROM statements WHERE cited_work_id = ?1 AND id NOT IN ("
-        "SELECT min(id) FROM statements WHERE cited_work_id = ?1 "
-        "GROUP BY citing_work_id, paragraph, sentence)",
-        (cited_work_id,),
-    )
+    conn.execute(_DUPLICATE_STATEMENTS, (cited_work_id,))
