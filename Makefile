@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[model,test,postgres,scale,alerts]'
+	$(BIN)/python -m pip install -q -e '.[train,test,postgres,scale]'
 	touch $@
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser of its own.

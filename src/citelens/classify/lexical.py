@@ -170,7 +170,7 @@ def fit_lexical(
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
     except ImportError as error:
-        raise ModelError("training needs scikit-learn: pip install 'citelens[model]'") from error
+        raise ModelError("training needs scikit-learn: pip install 'citelens[train]'") from error
     present = set(np.unique(gold).tolist())
     if present != set(range(len(LABELS))):
         raise ModelError("training data lacks a class: has only "
