@@ -1,10 +1,10 @@
 """Ingest throughput and memory: the eLife tarball, streamed member by member -> figures.
 
 Pass 1 times parse + extract alone on one core; pass 2 times the whole per-file pipeline
-(parse, extract, baseline classifier, SQLite writer, closing resolve) into a temporary index.
+(parse, extract, the shipped classifier, SQLite writer, closing resolve) into a temporary index.
 Peak RSS is printed after 25%, 50% and 100% of the articles to show that memory stays flat.
 
-    python benchmarks/ingest.py [--limit N] [--tar PATH] [--workers N]
+    python benchmarks/ingest.py [--limit N] [--tar PATH] [--workers N] [--classifier NAME]
 """
 
 from __future__ import annotations
@@ -79,24 +79,26 @@ class Checkpoints:
 
 
 @functools.cache
-def _baseline() -> Classifier:
-    return load_classifier("baseline")
+def _classifier(name: str) -> Classifier:
+    return load_classifier(name)
 
 
-def _process_member(item: tuple[str, bytes]) -> ProcessedArticle | str:
+def _process_member(item: tuple[str, bytes], classifier: str) -> ProcessedArticle | str:
     name, data = item
     try:
-        return process(name, data, _baseline())
+        return process(name, data, _classifier(classifier))
     except InputError as exc:
         return str(exc)
 
 
-def _bounded(pool: Executor, items: Iterator[tuple[str, bytes]], window: int) -> Iterator[Any]:
+def _bounded(
+    pool: Executor, work: Any, items: Iterator[tuple[str, bytes]], window: int
+) -> Iterator[Any]:
     """Results in input order with at most `window` articles in flight (Executor.map would
     submit, and so hold, the whole corpus at once)."""
     pending: deque[Future[Any]] = deque()
     for item in items:
-        pending.append(pool.submit(_process_member, item))
+        pending.append(pool.submit(work, item))
         if len(pending) >= window:
             yield pending.popleft().result()
     while pending:
@@ -130,9 +132,13 @@ def parse_extract_pass(tar_path: Path, limit: int | None, total: int) -> None:
     print(f"  wall incl. xz decompression {wall:.1f} s: {articles / wall:.1f} articles/s")
 
 
-def end_to_end_pass(tar_path: Path, limit: int | None, total: int, workers: int) -> None:
+def end_to_end_pass(
+    tar_path: Path, limit: int | None, total: int, workers: int, classifier: str
+) -> None:
+    work = functools.partial(_process_member, classifier=classifier)
     print(
-        f"end to end (parse, extract, baseline classifier, SQLite, resolve), {workers} worker(s):"
+        f"end to end (parse, extract, classifier {classifier!r}, SQLite, resolve), "
+        f"{workers} worker(s):"
     )
     marks = Checkpoints(total, "end-to-end")
     articles = statements = failures = 0
@@ -143,7 +149,7 @@ def end_to_end_pass(tar_path: Path, limit: int | None, total: int, workers: int)
         try:
             items = members(tar_path, limit)
             outcomes: Iterator[ProcessedArticle | str] = (
-                map(_process_member, items) if pool is None else _bounded(pool, items, 4 * workers)
+                map(work, items) if pool is None else _bounded(pool, work, items, 4 * workers)
             )
             for outcome in outcomes:
                 if isinstance(outcome, str):
@@ -188,6 +194,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="stop after N articles")
     parser.add_argument("--workers", type=int, default=1, help="processes for the end-to-end pass")
     parser.add_argument("--skip-parse", action="store_true", help="only the end-to-end pass")
+    parser.add_argument(
+        "--classifier", default="default", help="default (the shipped model) or baseline"
+    )
     args = parser.parse_args()
     if not args.tar.is_file():
         sys.exit(f"corpus not found: {args.tar.resolve()}")
@@ -196,7 +205,7 @@ def main() -> None:
     print(f"peak RSS at start: {peak_rss_mib():.0f} MiB")
     if not args.skip_parse:
         parse_extract_pass(args.tar, args.limit, total)
-    end_to_end_pass(args.tar, args.limit, total, args.workers)
+    end_to_end_pass(args.tar, args.limit, total, args.workers, args.classifier)
 
 
 if __name__ == "__main__":
