@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ from citelens.model import (
     Statement,
     WorkMeta,
 )
-from citelens.store import open_store
+from citelens.store import Store, open_store
 from citelens.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 SMITH = Author("Smith", "John")
@@ -104,7 +105,7 @@ def article(
     return Document(meta, [paragraph], list(refs), "jats"), statements
 
 
-def save(store: SqliteStore, doc: Document, statements: list[Statement], name: str = "a.xml"):
+def save(store: Store, doc: Document, statements: list[Statement], name: str = "a.xml") -> Any:
     return store.save_article(doc, statements, source_path=name, source_sha256="0" * 64)
 
 

@@ -14,7 +14,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -22,19 +22,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.test_store import JONES, SMITH, article, ref, save
 
 from citelens.classify.baseline import CueBaseline
 from citelens.errors import InputError, StoreError
 from citelens.extract import extract
 from citelens.model import (
     Author,
-    BibEntry,
     Document,
-    Paragraph,
     SectionType,
     Span,
     Statement,
-    WorkMeta,
 )
 from citelens.parse.jats import parse_jats
 from citelens.pipeline import classify_statements
@@ -59,86 +57,6 @@ ELIFE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "articl
 # full-text works.
 LINKED_FILES = ("elife00655.xml", "elife00367.xml", "elife00013.xml")
 MORE_FILES = ("elife01139.xml", "elife01138.xml", "elife00642.xml")
-
-SMITH = Author("Smith", "John")
-JONES = Author("Jones", "Kate", "0000-0002-1825-0097")
-
-
-# -- builders ------------------------------------------------------------------------------
-
-
-def ref(
-    ref_id: str,
-    *,
-    doi: str | None = None,
-    pmid: str | None = None,
-    title: str | None = "A study of things",
-    year: int | None = 2010,
-    authors: Sequence[Author] = (Author("Other", "Ann"),),
-) -> BibEntry:
-    return BibEntry(
-        ref_id=ref_id,
-        order=int(ref_id.removeprefix("bib")),
-        authors=list(authors),
-        title=title,
-        source="Journal of Tests",
-        year=year,
-        doi=doi,
-        pmid=pmid,
-        raw=f"{authors[0].family if authors else ''} {year} {title} Journal of Tests",
-    )
-
-
-def article(
-    doi: str | None,
-    refs: Sequence[BibEntry],
-    *,
-    title: str | None = "Citing article",
-    year: int = 2016,
-    authors: Sequence[Author] = (SMITH,),
-    sentences: int = 2,
-    words: str = "Earlier work measured the effect",
-    pmid: str | None = None,
-) -> tuple[Document, list[Statement]]:
-    """A citing article whose every sentence cites every reference once."""
-    statements = []
-    for sentence in range(sentences):
-        for entry in refs:
-            callout = f"[{entry.ref_id}]"
-            text = f"{words} number {sentence} {callout}."
-            start = text.index(callout)
-            statements.append(
-                Statement(
-                    ref_id=entry.ref_id,
-                    text=text,
-                    before="A sentence before.",
-                    after="A sentence after.",
-                    callouts=[Span(start, start + len(callout))],
-                    other_callouts=[],
-                    section_title="Introduction",
-                    section_type=SectionType.INTRODUCTION,
-                    paragraph=0,
-                    sentence=sentence,
-                )
-            )
-    meta = WorkMeta(
-        doi=doi,
-        pmid=pmid,
-        title=title,
-        year=year,
-        journal="eLife",
-        publication_type="research-article",
-        authors=list(authors),
-    )
-    paragraph = Paragraph(
-        " ".join(s.text for s in statements), [], "Introduction", SectionType.INTRODUCTION
-    )
-    return Document(meta, [paragraph], list(refs), "jats"), statements
-
-
-def save(store: Store, doc: Document, statements: list[Statement], name: str = "a.xml") -> Any:
-    return store.save_article(doc, statements, source_path=name, source_sha256="0" * 64)
-
 
 # -- backends ------------------------------------------------------------------------------
 
