@@ -1,9 +1,9 @@
 """SqliteStore on real files in tmp_path: save, replace, link, self-citation, FTS, readers,
-migrations, and a real SIGKILL in the middle of an ingest."""
+migrations, and a real SIGKILL in the middle of an ingest. Behaviour every backend shares is
+also held in tests/test_store_backends.py, which runs on this store too."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -225,24 +225,6 @@ def test_self_citation_by_orcid_and_by_name(store: SqliteStore) -> None:
     assert flags == {"bib1": 1, "bib2": 1, "bib3": 0, "bib4": 0}
 
 
-def test_doi_less_reference_has_one_identity_across_citing_papers(store: SqliteStore) -> None:
-    shared = {"title": "The Shared Book: a study", "year": 2001, "authors": [Author("Doe", "J")]}
-    save(store, *article("10.5555/a", [ref("bib1", **shared)]))
-    # Printed differently (case, punctuation) by the second paper: still the same work.
-    other = {**shared, "title": "The shared book - A study"}
-    save(store, *article("10.5555/b", [ref("bib7", **other)]), "b.xml")
-    cited = rows(store, "SELECT DISTINCT cited_work_id, match_method FROM refs")
-    assert len(cited) == 1 and cited[0][1] == "identity"
-    keys = rows(store, "SELECT key FROM works WHERE id = ?", cited[0][0])
-    assert keys[0][0].startswith("t:")
-    report = rows(
-        store,
-        "SELECT count(DISTINCT citing_work_id) FROM statements WHERE cited_work_id = ?",
-        cited[0][0],
-    )
-    assert report == [(2,)]
-
-
 def test_fuzzy_resolution_links_doi_less_reference_to_indexed_article(store: SqliteStore) -> None:
     target_title = "Dynamics of membrane proteins in living cells"
     # A cites the work without a DOI, as printed: year off by one, a typo, first author only.
@@ -289,53 +271,6 @@ def test_fuzzy_resolution_links_doi_less_reference_to_indexed_article(store: Sql
     assert rows(store, "SELECT match_method FROM refs WHERE ref_id = 'bib2'") == [("identity",)]
     assert store.stats()["works"] == works_before - 1  # the orphaned stub is gone
     assert store.resolve() == summary  # idempotent
-
-
-def test_duplicated_reference_entry_gives_one_statement_per_sentence(store: SqliteStore) -> None:
-    # The reference list holds the same DOI twice, and one sentence cites both entries.
-    doc, _ = article("10.5555/a", [ref("bib1", doi="10.5555/x"), ref("bib2", doi="10.5555/X")])
-    text = "Earlier work measured the effect [1] and so did a later erratum [2]."
-    first, second = Span(33, 36), Span(64, 67)
-    sts = [
-        Statement(
-            ref_id,
-            text,
-            "",
-            "",
-            [own],
-            [other],
-            "Introduction",
-            SectionType.INTRODUCTION,
-            paragraph=0,
-            sentence=0,
-        )
-        for ref_id, own, other in (("bib1", first, second), ("bib2", second, first))
-    ]
-    saved = save(store, doc, sts)
-    assert saved.statements == 1
-    stored = rows(store, "SELECT ref_id, callouts, other_callouts FROM statements")
-    assert [(r, json.loads(c), json.loads(o)) for r, c, o in stored] == [
-        ("bib1", [[33, 36], [64, 67]], [])
-    ]
-    assert store.stats()["statements"] == len(list(store.export_statements())) == 1
-
-
-def test_fuzzy_link_onto_a_work_already_cited_in_the_sentence_keeps_one(
-    store: SqliteStore,
-) -> None:
-    title = "Dynamics of membrane proteins in living cells"
-    target = ref("bib1", doi="10.5555/b", title=title, authors=[Author("Lee", "M")])
-    doi_less = ref("bib2", doi=None, title=title, authors=[Author("Lee", "M")])
-    save(store, *article("10.5555/a", [target, doi_less]))
-    assert store.stats()["statements"] == 4  # the DOI-less twin is not known to be the same yet
-    cited = article("10.5555/b", [], title=title, year=2010, authors=[Author("Lee", "Min")])
-    save(store, *cited, "b.xml")
-    store.resolve()
-    assert rows(store, "SELECT match_method FROM refs WHERE ref_id = 'bib2'") == [("fuzzy",)]
-    per_sentence = rows(
-        store, "SELECT sentence, count(*) FROM statements GROUP BY citing_work_id, sentence"
-    )
-    assert per_sentence == [(0, 1), (1, 1)]
 
 
 def test_fts_finds_statement_and_forgets_replaced_ones(store: SqliteStore) -> None:
@@ -543,13 +478,3 @@ def test_killed_ingest_leaves_article_as_before(tmp_path: Path) -> None:
     with SqliteStore(db) as store:
         assert store.stats()["articles"] == 1
         assert rows(store, "SELECT count(*) FROM statements WHERE text LIKE 'Original%'") == [(0,)]
-
-
-def test_export_streams_a_snapshot_while_the_writer_goes_on(store: SqliteStore) -> None:
-    save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")], sentences=3))
-    stream = store.export_statements()
-    first = next(stream)
-    save(store, *article("10.5555/b", [ref("bib1", doi="10.5555/x")], sentences=5), "b.xml")
-    rest = list(stream)
-    assert [first["citing_doi"], *(r["citing_doi"] for r in rest)] == ["10.5555/a"] * 3
-    assert store.stats()["statements"] == 8
