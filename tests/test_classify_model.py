@@ -12,6 +12,7 @@ import pytest
 from citelens.classify import ClassifyInput, load_classifier
 from citelens.classify.lexical import (
     DEFAULT_MODEL,
+    char_ngrams,
     fit_lexical,
     fit_vocabulary,
     load_model,
@@ -124,3 +125,31 @@ def test_train_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
     assert first.model.temperature == second.model.temperature
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
     assert 0.0 <= first.clinical_cv.ece <= 1.0
+
+
+def test_character_ngrams_match_scikit_learn_char_wb() -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    for text in ["Not consistent with [TARGET] a b.  I x", "ab  cd\tE abc abcd", "I"]:
+        assert char_ngrams(text) == analyzer(text)
+
+
+def test_character_block_round_trips_and_changes_scores(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    items = ITEMS * 4
+    gold = np.array([0, 2, 1] * 4)
+    words_only = fit_lexical(items, gold, np.ones(len(items)), regularisation=1.0, min_df=1)
+    model = fit_lexical(items, gold, np.ones(len(items)), regularisation=1.0, min_df=1,
+                        char_min_df=1)
+    assert model.char_weights.shape == (3, len(model.char_vocabulary)) and model.char_vocabulary
+    assert not np.allclose(model.scores(items), words_only.scores(items))
+    save_model(model, tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
+    assert again.char_vocabulary == model.char_vocabulary
+    assert np.allclose(again.scores(items), model.scores(items), atol=1e-4)
+    # A model without the block (all models before it) still loads and scores as before.
+    save_model(words_only, tmp_path / "w.npz")
+    assert np.allclose(load_model(tmp_path / "w.npz").scores(items), words_only.scores(items),
+                       atol=1e-4)

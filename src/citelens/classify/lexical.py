@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -55,12 +55,35 @@ def ngrams(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
-def fit_vocabulary(texts: Iterable[str], min_df: int = 2) -> tuple[list[str], np.ndarray]:
-    """The n-grams seen in at least `min_df` texts, sorted, and their smoothed idf."""
+CHAR_RANGE = (2, 5)
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Lower-cased character 2- to 5-grams inside each space-padded word (scikit-learn's char_wb).
+
+    They share evidence between inflections and spellings ("contradict", "contradictory",
+    "contradicts") that the word n-grams keep apart.
+    """
+    low, high = CHAR_RANGE
+    out = []
+    for word in text.lower().split():
+        padded = f" {word} "
+        size = len(padded)
+        for n in range(low, high + 1):
+            out.extend(padded[i : i + n] for i in range(max(size - n + 1, 1)))
+            if size <= n:  # the whole padded word once, then no longer grams (as scikit-learn)
+                break
+    return out
+
+
+def fit_vocabulary(
+    texts: Iterable[str], min_df: int = 2, analyzer: Callable[[str], list[str]] = ngrams
+) -> tuple[list[str], np.ndarray]:
+    """The terms `analyzer` finds in at least `min_df` texts, sorted, and their smoothed idf."""
     df: Counter[str] = Counter()
     n = 0
     for text in texts:
-        df.update(set(ngrams(text)))
+        df.update(set(analyzer(text)))
         n += 1
     vocabulary = sorted(term for term, count in df.items() if count >= min_df)
     idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in vocabulary])
@@ -68,12 +91,15 @@ def fit_vocabulary(texts: Iterable[str], min_df: int = 2) -> tuple[list[str], np
 
 
 def tfidf_rows(
-    texts: Sequence[str], index: dict[str, int], idf: np.ndarray
+    texts: Sequence[str],
+    index: dict[str, int],
+    idf: np.ndarray,
+    analyzer: Callable[[str], list[str]] = ngrams,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per text, (column indices, values): sublinear tf times idf, L2-normalised."""
     rows = []
     for text in texts:
-        counts = Counter(term for term in ngrams(text) if term in index)
+        counts = Counter(term for term in analyzer(text) if term in index)
         cols = np.fromiter((index[t] for t in counts), dtype=np.int64, count=len(counts))
         vals = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64,
                            count=len(counts)) * idf[cols]
@@ -94,20 +120,35 @@ class LexicalModel:
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS)))
     temperature: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+    # Optional character n-gram block (its own TF-IDF, L2-normalised apart from the words).
+    char_vocabulary: list[str] = field(default_factory=list)
+    char_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (W,)
+    char_weights: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), 0)))
     _index: dict[str, int] = field(default_factory=dict, repr=False)
+    _char_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def index(self) -> dict[str, int]:
         if not self._index:
             self._index = {term: i for i, term in enumerate(self.vocabulary)}
         return self._index
 
+    def char_index(self) -> dict[str, int]:
+        if not self._char_index:
+            self._char_index = {term: i for i, term in enumerate(self.char_vocabulary)}
+        return self._char_index
+
     def scores(self, items: Sequence[ClassifyInput]) -> np.ndarray:
         """Class scores before offsets and temperature, one row per item."""
-        rows = tfidf_rows([marked_text(item) for item in items], self.index(), self.idf)
+        texts = [marked_text(item) for item in items]
+        rows = tfidf_rows(texts, self.index(), self.idf)
         cues = (cue_matrix(list(items)) - self.cue_mean) / self.cue_scale
         out = cues @ self.cue_weights.T + self.bias
         for r, (cols, vals) in enumerate(rows):
             out[r] += self.term_weights[:, cols] @ vals
+        if self.char_vocabulary:
+            char_rows = tfidf_rows(texts, self.char_index(), self.char_idf, char_ngrams)
+            for r, (cols, vals) in enumerate(char_rows):
+                out[r] += self.char_weights[:, cols] @ vals
         return out
 
     def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
@@ -130,6 +171,9 @@ def save_model(model: LexicalModel, path: Path) -> None:
         offsets=model.offsets.astype(np.float32),
         temperature=np.array(model.temperature, dtype=np.float64),
         meta=np.array(json.dumps(model.meta, sort_keys=True)),
+        char_vocabulary=np.array("\n".join(model.char_vocabulary)),
+        char_idf=model.char_idf.astype(np.float32),
+        char_weights=model.char_weights.astype(np.float32),
     )
 
 
@@ -147,11 +191,21 @@ def load_model(path: Path) -> LexicalModel:
             vocabulary = str(data["vocabulary"]).split("\n")
             temperature = float(data["temperature"])
             meta = json.loads(str(data["meta"]))
+            # Models written before the character block have none: they score as before.
+            if "char_vocabulary" in data.files and str(data["char_vocabulary"]):
+                arrays["char_idf"] = data["char_idf"].astype(np.float64)
+                arrays["char_weights"] = data["char_weights"].astype(np.float64)
+                char_vocabulary = str(data["char_vocabulary"]).split("\n")
+            else:
+                char_vocabulary = []
     except (KeyError, ValueError, OSError) as error:
         raise ModelError(f"{path} is not a citelens classifier model: {error}") from error
     if arrays["term_weights"].shape != (len(LABELS), len(vocabulary)):
         raise ModelError(f"{path}: weights do not match the vocabulary; rebuild the model")
-    return LexicalModel(vocabulary=vocabulary, temperature=temperature, meta=meta, **arrays)
+    if char_vocabulary and arrays["char_weights"].shape != (len(LABELS), len(char_vocabulary)):
+        raise ModelError(f"{path}: character weights do not match their vocabulary; rebuild it")
+    return LexicalModel(vocabulary=vocabulary, temperature=temperature, meta=meta,
+                        char_vocabulary=char_vocabulary, **arrays)
 
 
 def fit_lexical(
@@ -161,10 +215,12 @@ def fit_lexical(
     regularisation: float = 4.0,
     min_df: int = 2,
     seed: int = 0,
+    char_min_df: int | None = None,
 ) -> LexicalModel:
     """A multinomial logistic regression over TF-IDF n-grams and standardised cue features.
 
     Classes are balanced by their weighted mass so the rare contrasting class counts as much.
+    With `char_min_df`, character 2-5-grams seen in that many texts join as a second block.
     """
     try:
         from scipy import sparse
@@ -178,28 +234,43 @@ def fit_lexical(
     texts = [marked_text(item) for item in items]
     vocabulary, idf = fit_vocabulary(texts, min_df)
     index = {term: i for i, term in enumerate(vocabulary)}
-    rows = tfidf_rows(texts, index, idf)
-    indptr = np.cumsum([0] + [len(cols) for cols, _ in rows])
-    terms = sparse.csr_matrix(
-        (np.concatenate([v for _, v in rows]), np.concatenate([c for c, _ in rows]), indptr),
-        shape=(len(texts), len(vocabulary)),
-    )
+
+    def block(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> Any:
+        indptr = np.cumsum([0] + [len(cols) for cols, _ in rows])
+        return sparse.csr_matrix(
+            (np.concatenate([v for _, v in rows]), np.concatenate([c for c, _ in rows]), indptr),
+            shape=(len(rows), width),
+        )
+
+    terms = block(tfidf_rows(texts, index, idf), len(vocabulary))
+    char_vocabulary: list[str] = []
+    char_idf = np.zeros(0)
+    blocks = [terms]
+    if char_min_df is not None:
+        char_vocabulary, char_idf = fit_vocabulary(texts, char_min_df, char_ngrams)
+        char_index = {term: i for i, term in enumerate(char_vocabulary)}
+        blocks.append(block(tfidf_rows(texts, char_index, char_idf, char_ngrams),
+                            len(char_vocabulary)))
     cues = cue_matrix(list(items)).astype(np.float64)
     cue_mean, cue_scale = cues.mean(axis=0), cues.std(axis=0) + 1e-6
-    features = sparse.hstack([terms, (cues - cue_mean) / cue_scale]).tocsr()
+    features = sparse.hstack([*blocks, (cues - cue_mean) / cue_scale]).tocsr()
     mass = np.array([weights[gold == c].sum() for c in range(len(LABELS))])
     balanced = weights * (mass.sum() / (len(LABELS) * mass))[gold]
     regression = LogisticRegression(C=regularisation, max_iter=3000, random_state=seed)
     regression.fit(features, gold, sample_weight=balanced)
     coef = regression.coef_
+    words, chars = len(vocabulary), len(char_vocabulary)
     return LexicalModel(
         vocabulary=vocabulary,
         idf=idf,
-        term_weights=coef[:, : len(vocabulary)].copy(),
-        cue_weights=coef[:, len(vocabulary) :].copy(),
+        term_weights=coef[:, :words].copy(),
+        cue_weights=coef[:, words + chars :].copy(),
         cue_mean=cue_mean,
         cue_scale=cue_scale,
         bias=regression.intercept_.copy(),
+        char_vocabulary=char_vocabulary,
+        char_idf=char_idf,
+        char_weights=coef[:, words : words + chars].copy(),
     )
 
 

@@ -36,6 +36,9 @@ class TrainConfig:
     # clinical grouped CV; see docs/classifier.md).
     auxiliary_weight: float = 0.1
     regularisation: float = 4.0  # inverse L2 strength (scikit-learn's C)
+    # Character 2-5-grams seen in this many texts join the word n-grams as a second block;
+    # None leaves them out.
+    char_min_df: int | None = None
     folds: int = 5
     seed: int = 0
     limit: int | None = None  # only the first N statements of each corpus (tests, quick runs)
@@ -77,7 +80,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         records = [*main, *extra]
         weights = np.concatenate([np.ones(len(main)), np.full(len(extra), config.auxiliary_weight)])
         return fit_lexical([r.item for r in records], labels_of(records), weights,
-                           config.regularisation, seed=config.seed)
+                           config.regularisation, seed=config.seed, char_min_df=config.char_min_df)
 
     def everything(_: LabeledContext) -> bool:
         return True
@@ -124,6 +127,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         "auxiliary": list(config.auxiliary),
         "auxiliary_weight": config.auxiliary_weight,
         "regularisation": config.regularisation,
+        "char_min_df": config.char_min_df,
         "seed": config.seed,
         "used": used,
         "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
