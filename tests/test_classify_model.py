@@ -153,3 +153,19 @@ def test_character_block_round_trips_and_changes_scores(tmp_path: Path) -> None:
     save_model(words_only, tmp_path / "w.npz")
     assert np.allclose(load_model(tmp_path / "w.npz").scores(items), words_only.scores(items),
                        atol=1e-4)
+
+
+def test_neighbour_block_reads_the_context_and_round_trips(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    items = [ClassifyInput(i.text, before=b, after="", target=i.target) for i, b in zip(
+        ITEMS * 4, ["These differ.", "Nothing else.", "As usual here."] * 4, strict=True)]
+    gold = np.array([0, 2, 1] * 4)
+    model = fit_lexical(items, gold, np.ones(len(items)), regularisation=1.0, min_df=1,
+                        context_weight=0.4)
+    assert "differ" in model.context_vocabulary
+    assert model.context_weights.shape == (3, len(model.context_vocabulary))
+    swapped = [ClassifyInput(i.text, before="Nothing else.", target=i.target) for i in items]
+    assert not np.allclose(model.scores(items), model.scores(swapped))
+    save_model(model, tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
+    assert np.allclose(again.scores(items), model.scores(items), atol=1e-4)

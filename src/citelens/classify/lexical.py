@@ -108,6 +108,11 @@ def tfidf_rows(
     return rows
 
 
+def neighbours(item: ClassifyInput) -> str:
+    """The sentences before and after the citing sentence, as one text."""
+    return f"{item.before} {item.after}"
+
+
 @dataclass(slots=True)
 class LexicalModel:
     vocabulary: list[str]
@@ -124,8 +129,14 @@ class LexicalModel:
     char_vocabulary: list[str] = field(default_factory=list)
     char_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (W,)
     char_weights: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), 0)))
+    # Optional block of the word n-grams of the neighbour sentences (before + after); its
+    # weights already include the block's down-weighting.
+    context_vocabulary: list[str] = field(default_factory=list)
+    context_idf: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    context_weights: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), 0)))
     _index: dict[str, int] = field(default_factory=dict, repr=False)
     _char_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _context_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def index(self) -> dict[str, int]:
         if not self._index:
@@ -149,6 +160,13 @@ class LexicalModel:
             char_rows = tfidf_rows(texts, self.char_index(), self.char_idf, char_ngrams)
             for r, (cols, vals) in enumerate(char_rows):
                 out[r] += self.char_weights[:, cols] @ vals
+        if self.context_vocabulary:
+            if not self._context_index:
+                self._context_index = {t: i for i, t in enumerate(self.context_vocabulary)}
+            context_rows = tfidf_rows([neighbours(item) for item in items], self._context_index,
+                                      self.context_idf)
+            for r, (cols, vals) in enumerate(context_rows):
+                out[r] += self.context_weights[:, cols] @ vals
         return out
 
     def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
@@ -174,6 +192,9 @@ def save_model(model: LexicalModel, path: Path) -> None:
         char_vocabulary=np.array("\n".join(model.char_vocabulary)),
         char_idf=model.char_idf.astype(np.float32),
         char_weights=model.char_weights.astype(np.float32),
+        context_vocabulary=np.array("\n".join(model.context_vocabulary)),
+        context_idf=model.context_idf.astype(np.float32),
+        context_weights=model.context_weights.astype(np.float32),
     )
 
 
@@ -198,14 +219,24 @@ def load_model(path: Path) -> LexicalModel:
                 char_vocabulary = str(data["char_vocabulary"]).split("\n")
             else:
                 char_vocabulary = []
+            if "context_vocabulary" in data.files and str(data["context_vocabulary"]):
+                arrays["context_idf"] = data["context_idf"].astype(np.float64)
+                arrays["context_weights"] = data["context_weights"].astype(np.float64)
+                context_vocabulary = str(data["context_vocabulary"]).split("\n")
+            else:
+                context_vocabulary = []
     except (KeyError, ValueError, OSError) as error:
         raise ModelError(f"{path} is not a citelens classifier model: {error}") from error
     if arrays["term_weights"].shape != (len(LABELS), len(vocabulary)):
         raise ModelError(f"{path}: weights do not match the vocabulary; rebuild the model")
     if char_vocabulary and arrays["char_weights"].shape != (len(LABELS), len(char_vocabulary)):
         raise ModelError(f"{path}: character weights do not match their vocabulary; rebuild it")
+    if context_vocabulary and arrays["context_weights"].shape != (len(LABELS),
+                                                                  len(context_vocabulary)):
+        raise ModelError(f"{path}: context weights do not match their vocabulary; rebuild it")
     return LexicalModel(vocabulary=vocabulary, temperature=temperature, meta=meta,
-                        char_vocabulary=char_vocabulary, **arrays)
+                        char_vocabulary=char_vocabulary, context_vocabulary=context_vocabulary,
+                        **arrays)
 
 
 def fit_lexical(
@@ -216,11 +247,14 @@ def fit_lexical(
     min_df: int = 2,
     seed: int = 0,
     char_min_df: int | None = None,
+    context_weight: float | None = None,
 ) -> LexicalModel:
     """A multinomial logistic regression over TF-IDF n-grams and standardised cue features.
 
     Classes are balanced by their weighted mass so the rare contrasting class counts as much.
-    With `char_min_df`, character 2-5-grams seen in that many texts join as a second block.
+    With `char_min_df`, character 2-5-grams seen in that many texts join as a second block;
+    with `context_weight`, the word n-grams of the neighbour sentences join as a block scaled by
+    that factor (so they count for less than the citing sentence's own words).
     """
     try:
         from scipy import sparse
@@ -251,6 +285,14 @@ def fit_lexical(
         char_index = {term: i for i, term in enumerate(char_vocabulary)}
         blocks.append(block(tfidf_rows(texts, char_index, char_idf, char_ngrams),
                             len(char_vocabulary)))
+    context_vocabulary: list[str] = []
+    context_idf = np.zeros(0)
+    if context_weight is not None:
+        around = [neighbours(item) for item in items]
+        context_vocabulary, context_idf = fit_vocabulary(around, min_df)
+        context_index = {term: i for i, term in enumerate(context_vocabulary)}
+        blocks.append(block(tfidf_rows(around, context_index, context_idf),
+                            len(context_vocabulary)) * context_weight)
     cues = cue_matrix(list(items)).astype(np.float64)
     cue_mean, cue_scale = cues.mean(axis=0), cues.std(axis=0) + 1e-6
     features = sparse.hstack([*blocks, (cues - cue_mean) / cue_scale]).tocsr()
@@ -259,18 +301,23 @@ def fit_lexical(
     regression = LogisticRegression(C=regularisation, max_iter=3000, random_state=seed)
     regression.fit(features, gold, sample_weight=balanced)
     coef = regression.coef_
-    words, chars = len(vocabulary), len(char_vocabulary)
+    words, chars, contexts = len(vocabulary), len(char_vocabulary), len(context_vocabulary)
+    dense = words + chars + contexts
     return LexicalModel(
         vocabulary=vocabulary,
         idf=idf,
         term_weights=coef[:, :words].copy(),
-        cue_weights=coef[:, words + chars :].copy(),
+        cue_weights=coef[:, dense:].copy(),
         cue_mean=cue_mean,
         cue_scale=cue_scale,
         bias=regression.intercept_.copy(),
         char_vocabulary=char_vocabulary,
         char_idf=char_idf,
         char_weights=coef[:, words : words + chars].copy(),
+        context_vocabulary=context_vocabulary,
+        context_idf=context_idf,
+        # The block's scale folded into its weights: inference reads plain TF-IDF rows.
+        context_weights=coef[:, words + chars : dense] * (context_weight or 0.0),
     )
 
 

@@ -39,6 +39,8 @@ class TrainConfig:
     # Character 2-5-grams seen in this many texts join the word n-grams as a second block;
     # None leaves them out.
     char_min_df: int | None = None
+    # The neighbour sentences' word n-grams as a block scaled by this; None leaves them out.
+    context_weight: float | None = None
     folds: int = 5
     seed: int = 0
     limit: int | None = None  # only the first N statements of each corpus (tests, quick runs)
@@ -80,7 +82,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         records = [*main, *extra]
         weights = np.concatenate([np.ones(len(main)), np.full(len(extra), config.auxiliary_weight)])
         return fit_lexical([r.item for r in records], labels_of(records), weights,
-                           config.regularisation, seed=config.seed, char_min_df=config.char_min_df)
+                           config.regularisation, seed=config.seed, char_min_df=config.char_min_df,
+                           context_weight=config.context_weight)
 
     def everything(_: LabeledContext) -> bool:
         return True
@@ -128,6 +131,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         "auxiliary_weight": config.auxiliary_weight,
         "regularisation": config.regularisation,
         "char_min_df": config.char_min_df,
+        "context_weight": config.context_weight,
         "seed": config.seed,
         "used": used,
         "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
