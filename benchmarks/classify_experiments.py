@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
-from citelens.classify.data import load_source
+from citelens.classify.data import LabeledContext, load_source
 from citelens.classify.features import TARGET_TOKEN, cue_matrix, marked_text
 from citelens.classify.lexical import ngrams
 from citelens.classify.metrics import LABELS, evaluate_predictions, grouped_folds
@@ -40,7 +40,8 @@ def window(text: str, words: int = 6) -> str:
     return " ".join([*head, "TGT", *tail])
 
 
-def blocks(variant: str, records: list) -> sparse.csr_matrix:
+def blocks(variant: str, records: list[LabeledContext]) -> sparse.csr_matrix:
+    """The feature matrix a variant names: word n-grams, optional blocks, standardised cues."""
     texts = [marked_text(r.item) for r in records]
     parts = []
     word = TfidfVectorizer(analyzer=ngrams, min_df=2, sublinear_tf=True)
@@ -64,7 +65,10 @@ def blocks(variant: str, records: list) -> sparse.csr_matrix:
 SVM_WEIGHT = 0.0
 
 
-def fit_scores(x, y, w, xt, c):
+def fit_scores(
+    x: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, xt: sparse.csr_matrix, c: float
+) -> np.ndarray:
+    """Class-balanced LR (plus SVM margins when SVM_WEIGHT) fitted on x, scored on xt."""
     mass = np.array([w[y == k].sum() for k in range(3)])
     bal = w * (mass.sum() / (3 * mass))[y]
     m = LogisticRegression(C=c, max_iter=3000, random_state=0)
@@ -79,6 +83,7 @@ def fit_scores(x, y, w, xt, c):
 
 
 def run(variant: str) -> None:
+    """Score one variant (names combine: char, char07, win, nbr, svm, c2, c8, noheld)."""
     global SVM_WEIGHT
     SVM_WEIGHT = 3.0 if "svm" in variant else 0.0
     started = time.perf_counter()
@@ -118,8 +123,8 @@ def run(variant: str) -> None:
             keep = np.concatenate([np.ones(n, bool), ~test])
             tidx = n + np.flatnonzero(test)
             p = softmax((fit_scores(x[keep], y[keep], w_all[keep], x[tidx], c) + off) / t)
-            r2 = evaluate_predictions([LABELS[g] for g in y[tidx]], [LABELS[k] for k in p.argmax(1)],
-                                      p.max(1))
+            r2 = evaluate_predictions([LABELS[g] for g in y[tidx]],
+                                      [LABELS[k] for k in p.argmax(1)], p.max(1))
             out.append(f"{name} {r2.macro_f1:.3f} ("
                        + " ".join(f"{s.f1:.3f}" for s in r2.per_class.values()) + ")")
     print(" | ".join(out) + f" | {time.perf_counter() - started:.0f}s dims {x.shape[1]}",
