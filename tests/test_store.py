@@ -157,21 +157,6 @@ def test_save_and_read_back(store: SqliteStore) -> None:
     assert denorm == [(2016, "research-article", "eLife")]
 
 
-def test_reingest_replaces_and_never_duplicates(store: SqliteStore) -> None:
-    refs = [ref("bib1", doi="10.5555/x"), ref("bib2", title="No doi here")]
-    doc, sts = article("10.5555/a", refs)
-    first = save(store, doc, sts)
-    before = store.stats()
-    again = save(store, doc, sts)
-    assert again.replaced and again.work_id == first.work_id
-    assert store.stats() == before
-    # A new version with one reference fewer drops the orphaned stub work too.
-    doc2, sts2 = article("10.5555/a", refs[:1])
-    save(store, doc2, sts2)
-    after = store.stats()
-    assert (after["references"], after["statements"], after["works"]) == (1, 2, 2)
-
-
 def test_stub_becomes_the_full_text_work(store: SqliteStore) -> None:
     doc_a, sts_a = article("10.5555/a", [ref("bib1", doi="10.5555/b")])
     saved_a = save(store, doc_a, sts_a)
