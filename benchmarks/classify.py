@@ -1,9 +1,14 @@
 """Classifier throughput: batches of real citation statements -> statements per second.
 
-Times each classifier on the clinical and MultiCite statements (with their neighbours), after
-one warm-up batch, for a few batch sizes; prints one line per (classifier, batch size).
+Times each classifier, after one warm-up batch, for a few batch sizes, on two kinds of real
+statements: `labeled` (clinical and MultiCite interleaved: a third of them supporting or
+contrasting) and `elife` (every statement extracted from the eLife-200 articles: what ingest
+sees, mostly plain mentions). For the default classifier it also prints the share of
+statements its lexical first pass sent on to the encoder. Prints one line per (source,
+classifier, batch size).
 
     python benchmarks/classify.py [--classifier default --classifier baseline] [--limit N]
+        [--source labeled --source elife]
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from pathlib import Path
 from citelens.classify import load_classifier
 from citelens.classify.base import ClassifyInput
 from citelens.classify.data import load_source
+from citelens.extract import extract
+from citelens.parse.jats import parse_jats
 
-LABELED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "labeled"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+LABELED = SHARED / "labeled"
+ELIFE_200 = SHARED / "articles" / "elife" / "interlinked-200"
 
 
 def real_statements(limit: int) -> list[ClassifyInput]:
@@ -29,14 +38,33 @@ def real_statements(limit: int) -> list[ClassifyInput]:
     return mixed[:limit]
 
 
-def time_classifier(name: str, items: list[ClassifyInput], batch_size: int) -> float:
-    """Statements per second of classifier `name` over `items` in batches of `batch_size`."""
+def elife_statements(limit: int) -> list[ClassifyInput]:
+    """The statements ingest extracts from the eLife-200 articles, in file order."""
+    items: list[ClassifyInput] = []
+    for path in sorted(ELIFE_200.glob("*.xml")):
+        for s in extract(parse_jats(path.read_bytes())):
+            target = (s.callouts[0].start, s.callouts[0].end) if s.callouts else None
+            items.append(ClassifyInput(s.text, s.before, s.after, target))
+        if len(items) >= limit:
+            break
+    return items[:limit]
+
+
+def time_classifier(name: str, items: list[ClassifyInput],
+                    batch_size: int) -> tuple[float, float | None]:
+    """Statements per second of classifier `name` over `items` in batches of `batch_size`, and
+    the share of them the default classifier's first pass sent to the encoder."""
     classifier = load_classifier(name)
     classifier.predict(items[:batch_size])  # warm-up: lazy indexes, allocator
+    counter = getattr(classifier, "encoded", None)
+    if counter is not None:
+        classifier.encoded = 0  # type: ignore[attr-defined]
     started = time.perf_counter()
     for at in range(0, len(items), batch_size):
         classifier.predict(items[at : at + batch_size])
-    return len(items) / (time.perf_counter() - started)
+    rate = len(items) / (time.perf_counter() - started)
+    share = None if counter is None else classifier.encoded / len(items)  # type: ignore[attr-defined]
+    return rate, share
 
 
 def main() -> None:
@@ -44,14 +72,19 @@ def main() -> None:
     parser.add_argument("--classifier", action="append", default=None)
     parser.add_argument("--limit", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, action="append", default=None)
+    parser.add_argument("--source", action="append", choices=("labeled", "elife"), default=None)
     args = parser.parse_args()
-    items = real_statements(args.limit)
-    print(f"{len(items)} real statements; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    for name in args.classifier or ["default", "baseline"]:
-        for batch_size in args.batch_size or [32, 256]:
-            rate = time_classifier(name, items, batch_size)
-            print(f"{name:<10} batch {batch_size:>4}: {rate:8.0f} statements/s")
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for source in args.source or ["labeled", "elife"]:
+        items = (real_statements if source == "labeled" else elife_statements)(args.limit)
+        print(f"{source}: {len(items)} real statements")
+        for name in args.classifier or ["default", "lexical", "baseline"]:
+            for batch_size in args.batch_size or [32, 256]:
+                rate, share = time_classifier(name, items, batch_size)
+                note = "" if share is None else f"  ({share:.1%} through the encoder)"
+                print(f"{source:<8} {name:<9} batch {batch_size:>4}: {rate:8.0f} statements/s"
+                      f"{note}")
 
 
 if __name__ == "__main__":

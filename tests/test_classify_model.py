@@ -41,8 +41,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-def test_default_model_loads_offline_and_labels_plain_cases(no_network: None) -> None:
-    classifier = load_classifier("default")
+def test_lexical_model_loads_offline_and_labels_plain_cases(no_network: None) -> None:
+    classifier = load_classifier("lexical")
     assert classifier.version.startswith("lexical-")
     predictions = classifier.predict(ITEMS)
     assert [p.label for p in predictions] == [Label.SUPPORTING, Label.CONTRASTING,
@@ -73,8 +73,8 @@ def test_negation_scope_marks_the_next_words() -> None:
         "not", "not_consistent", "not_with", "not_target", "at", "all"]
 
 
-def test_default_model_reads_negated_agreement_as_contrasting() -> None:
-    classifier = load_classifier("default")
+def test_lexical_model_reads_negated_agreement_as_contrasting() -> None:
+    classifier = load_classifier("lexical")
     text = "These results are not consistent with previous reports [3]."
     start = text.index("[3]")
     (prediction,) = classifier.predict([ClassifyInput(text, target=(start, start + 3))])

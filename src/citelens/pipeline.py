@@ -212,16 +212,23 @@ def _worker_classifier(spec: Classifier | str | None) -> Classifier | None:
 def usable_classifier(name: str) -> tuple[str, str | None]:
     """The classifier name to ingest with, and a warning when "default" fell back.
 
-    When the shipped "default" model cannot be read, ingest still runs, on the cue-phrase
-    baseline, and says so. Any other name that cannot load raises ModelError.
+    When the shipped "default" model cannot be loaded (its encoder needs the `model` extra),
+    ingest still runs, on the lexical model alone or else the cue-phrase baseline, and says so.
+    Any other name that cannot load raises ModelError.
     """
     try:
         _worker_classifier(name)
     except ModelError as exc:
         if name != "default":
             raise
-        _worker_classifier("baseline")
-        return "baseline", f"{_one_line(str(exc))}; using the cue-phrase baseline instead"
+        for fallback, what in (("lexical", "the lexical model alone"),
+                               ("baseline", "the cue-phrase baseline")):
+            try:
+                _worker_classifier(fallback)
+            except ModelError:
+                continue
+            return fallback, f"{_one_line(str(exc))}; using {what} instead"
+        raise
     return name, None
 
 

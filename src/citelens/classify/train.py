@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
+from citelens.classify.combined import CombinedModel, combine
 from citelens.classify.data import LabeledContext, load_source
+from citelens.classify.finetune import EncoderScorer, FinetuneConfig, fit_adapter
 from citelens.classify.lexical import LexicalModel, fit_lexical
 from citelens.classify.metrics import (
     LABEL_INDEX,
@@ -24,6 +26,7 @@ from citelens.classify.metrics import (
     evaluate_predictions,
     grouped_folds,
 )
+from citelens.errors import ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +48,23 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None  # only the first N statements of each corpus (tests, quick runs)
     held_out: bool = True  # also score MultiCite test and ACL-ARC (two extra fits)
+    # The fine-tuned encoder (LoRA adapters on all-MiniLM-L6-v2) trained on clinical statements
+    # and mixed into the lexical scores; None trains the lexical model alone.
+    encoder: FinetuneConfig | None = None
+    # Weight of the encoder's logits against the lexical scores: 1.0 was chosen on clinical
+    # fold 0 alone (docs/classifier.md), before the other folds were run.
+    mix: float = 1.0
+    # Statements whose lexical confidence reaches this skip the encoder.
+    first_pass: float = 0.95
 
 
 @dataclass(slots=True)
 class TrainReport:
     model: LexicalModel
-    clinical_cv: Evaluation
+    clinical_cv: Evaluation  # of what ships: the combined model when there is an encoder
+    combined: CombinedModel | None = None
+    lexical_cv: Evaluation | None = None
+    encoded_share: float = 1.0  # share of clinical statements the first pass sent to the encoder
     held_out: dict[str, Evaluation] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -88,43 +102,79 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     def everything(_: LabeledContext) -> bool:
         return True
 
-    folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
+    try:
+        folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
+    except ValueError as error:
+        raise ModelError(f"clinical statements: {error} (a larger --limit?)") from error
+    items = [r.item for r in clinical]
     out_of_fold = np.zeros((len(clinical), len(LABELS)))
+    encoder_oof = np.zeros((len(clinical), len(LABELS)))
     for f in range(config.folds):
         train_rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
-        held = folds == f
-        out_of_fold[held] = fit(train_rows, everything).scores(
-            [r.item for r, h in zip(clinical, held, strict=True) if h])
+        held = np.flatnonzero(folds == f)
+        out_of_fold[held] = fit(train_rows, everything).scores([items[i] for i in held])
+        if config.encoder is not None:
+            adapter = fit_adapter([r.item for r in train_rows], labels_of(train_rows),
+                                  config.encoder, log)
+            encoder_oof[held] = EncoderScorer(adapter).logits([items[i] for i in held])
         log(f"clinical fold {f + 1}/{config.folds} done")
-    # Cross-fitting: each fold's offsets and temperature come from the other folds only.
-    chosen = np.zeros(len(clinical), dtype=int)
-    confidence = np.zeros(len(clinical))
-    for f in range(config.folds):
-        held = folds == f
-        offsets = tune_offsets(out_of_fold[~held], gold[~held])
-        temperature = fit_temperature(out_of_fold[~held] + offsets, gold[~held])
-        p = softmax((out_of_fold[held] + offsets) / temperature)
-        chosen[held], confidence[held] = p.argmax(axis=1), p.max(axis=1)
-    clinical_cv = evaluate_predictions(
-        [r.label for r in clinical], [LABELS[c] for c in chosen], confidence)
+    lexical_cv, lexical_p = _crossfit(out_of_fold, gold, folds)
     offsets = tune_offsets(out_of_fold, gold)
     temperature = fit_temperature(out_of_fold + offsets, gold)
-
-    held_out: dict[str, Evaluation] = {}
-    if config.held_out and "multicite" in auxiliary:
-        model = fit(clinical, lambda r: not (r.source == "multicite" and r.split == "test"))
-        model.offsets, model.temperature = offsets, temperature
-        test = [r for r in auxiliary["multicite"] if r.split == "test"]
-        held_out["multicite-test"] = _score(model, test)
-        log("multicite test scored")
-    if config.held_out and "acl-arc" in auxiliary:
-        model = fit(clinical, lambda r: r.source != "acl-arc")
-        model.offsets, model.temperature = offsets, temperature
-        held_out["acl-arc"] = _score(model, auxiliary["acl-arc"])
-        log("acl-arc scored")
+    combined: CombinedModel | None = None
+    clinical_cv, encoded_share = lexical_cv, 0.0
+    if config.encoder is not None:
+        mixed = combine(out_of_fold, encoder_oof, config.mix)
+        everyone, mixed_p = _crossfit(mixed, gold, folds)
+        log(f"lexical + encoder on every statement: clinical CV macro-F1 "
+            f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
+        # What ships: the lexical answer where it is sure, the combined one elsewhere.
+        sure = lexical_p.max(axis=1) >= config.first_pass
+        shipped_p = np.where(sure[:, None], lexical_p, mixed_p)
+        clinical_cv = evaluate_predictions(
+            [r.label for r in clinical], [LABELS[c] for c in shipped_p.argmax(axis=1)],
+            shipped_p.max(axis=1))
+        encoded_share = float(1.0 - sure.mean())
+        mixed_offsets = tune_offsets(mixed, gold)
+        mixed_temperature = fit_temperature(mixed + mixed_offsets, gold)
 
     final = fit(clinical, everything)
     final.offsets, final.temperature = offsets, temperature
+    scorer = None
+    if config.encoder is not None:
+        adapter = fit_adapter(items, gold, config.encoder, log)
+        scorer = EncoderScorer(adapter)
+        combined = CombinedModel(adapter, config.mix, mixed_offsets, mixed_temperature,
+                                 config.first_pass, lexical_digest="")
+        log("encoder fitted on all clinical statements")
+
+    def score_held_out(model: LexicalModel, records: Sequence[LabeledContext]) -> Evaluation:
+        model.offsets, model.temperature = offsets, temperature
+        if combined is None or scorer is None:
+            return _score(model, records)
+        records_items = [r.item for r in records]
+        lexical_scores = model.scores(records_items)
+        p = softmax((lexical_scores + offsets) / temperature)
+        unsure = np.flatnonzero(p.max(axis=1) < combined.first_pass)
+        mixed_scores = combine(lexical_scores[unsure],
+                               scorer.logits([records_items[i] for i in unsure]), combined.mix)
+        p[unsure] = softmax((mixed_scores + combined.offsets) / combined.temperature)
+        return evaluate_predictions([r.label for r in records],
+                                    [LABELS[c] for c in p.argmax(axis=1)], p.max(axis=1))
+
+    # The encoder is trained on clinical statements only, so it never sees these sets either.
+    held_out: dict[str, Evaluation] = {}
+    if config.held_out and "multicite" in auxiliary:
+        model = fit(clinical, lambda r: not (r.source == "multicite" and r.split == "test"))
+        test = [r for r in auxiliary["multicite"] if r.split == "test"]
+        if test:  # a --limit can keep only training-split statements
+            held_out["multicite-test"] = score_held_out(model, test)
+            log("multicite test scored")
+    if config.held_out and auxiliary.get("acl-arc"):
+        model = fit(clinical, lambda r: r.source != "acl-arc")
+        held_out["acl-arc"] = score_held_out(model, auxiliary["acl-arc"])
+        log("acl-arc scored")
+
     final.meta = {
         "approach": "tfidf-1-2gram+cues logistic regression",
         "auxiliary": list(config.auxiliary),
@@ -134,7 +184,38 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         "context_weight": config.context_weight,
         "seed": config.seed,
         "used": used,
-        "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
-        "clinical_cv_ece": round(clinical_cv.ece or 0.0, 4),
+        "clinical_cv_macro_f1": round(lexical_cv.macro_f1, 4),
+        "clinical_cv_ece": round(lexical_cv.ece or 0.0, 4),
     }
-    return TrainReport(final, clinical_cv, held_out, used, time.perf_counter() - started)
+    if combined is not None and config.encoder is not None:
+        combined.meta = {
+            "approach": "lexical scores + mix * all-MiniLM-L6-v2 LoRA logits",
+            "encoder": {k: getattr(config.encoder, k) for k in (
+                "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power",
+                "seed")},
+            "encoder_training": f"clinical {len(clinical)}",
+            "mix": config.mix,
+            "first_pass": config.first_pass,
+            "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
+            "clinical_cv_ece": round(clinical_cv.ece or 0.0, 4),
+            "clinical_encoded_share": round(encoded_share, 4),
+        }
+    return TrainReport(final, clinical_cv, combined=combined, lexical_cv=lexical_cv,
+                       encoded_share=encoded_share, held_out=held_out, used=used,
+                       seconds=time.perf_counter() - started)
+
+
+def _crossfit(scores: np.ndarray, gold: np.ndarray,
+              folds: np.ndarray) -> tuple[Evaluation, np.ndarray]:
+    """Out-of-fold evaluation with each fold's offsets and temperature fitted on the others;
+    also returns the calibrated probabilities."""
+    p = np.zeros_like(scores, dtype=float)
+    for f in np.unique(folds):
+        held = folds == f
+        offsets = tune_offsets(scores[~held], gold[~held])
+        temperature = fit_temperature(scores[~held] + offsets, gold[~held])
+        p[held] = softmax((scores[held] + offsets) / temperature)
+    chosen = p.argmax(axis=1)
+    evaluation = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in chosen],
+                                      p.max(axis=1))
+    return evaluation, p

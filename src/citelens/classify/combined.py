@@ -1,0 +1,117 @@
+"""The shipped classifier: lexical scores plus fine-tuned encoder logits, calibrated together.
+
+score = lexical scores + mix * encoder logits; label and confidence from
+softmax((score + offsets) / temperature). A cheap first pass runs the lexical model alone and
+keeps its answer where its own calibrated confidence is at least `first_pass`; only the rest go
+through the encoder (most statements are plain mentions the lexical model is sure of).
+
+The encoder part lives in classify/models/encoder.npz: the LoRA adapter and head
+(classify/finetune.py), the mix weight, offsets, temperature, first-pass threshold, and the
+digest of the lexical model it was calibrated with: the pair is loaded together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citelens.classify.base import ClassifyInput, Prediction
+from citelens.classify.calibration import softmax
+from citelens.classify.finetune import Adapter, EncoderScorer, load_adapter, save_adapter
+from citelens.classify.lexical import DEFAULT_MODEL, LexicalModel, load_model
+from citelens.classify.metrics import LABELS
+from citelens.errors import ModelError
+
+DEFAULT_ENCODER_MODEL = DEFAULT_MODEL.parent / "encoder.npz"
+
+
+def combine(lexical_scores: np.ndarray, encoder_logits: np.ndarray, mix: float) -> np.ndarray:
+    """The combined class scores (before offsets and temperature)."""
+    return lexical_scores + mix * encoder_logits
+
+
+@dataclass(slots=True)
+class CombinedModel:
+    adapter: Adapter
+    mix: float
+    offsets: np.ndarray
+    temperature: float
+    first_pass: float  # lexical confidence at or above which the encoder is skipped (> 1: never)
+    lexical_digest: str  # sha256 of the lexical model file this was calibrated with
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_combined(model: CombinedModel, path: Path) -> None:
+    save_adapter(model.adapter, path, {
+        "mix": np.array([model.mix]),
+        "offsets": np.asarray(model.offsets, dtype=np.float64),
+        "temperature": np.array([model.temperature]),
+        "first_pass": np.array([model.first_pass]),
+        "lexical_digest": np.array(model.lexical_digest),
+        "meta": np.array(json.dumps(model.meta, sort_keys=True)),
+    })
+
+
+def load_combined(path: Path) -> CombinedModel:
+    if not path.is_file():
+        raise ModelError(f"{path}: encoder model not found (rebuild it with `citelens train`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return CombinedModel(
+                adapter=load_adapter(data),
+                mix=float(data["mix"][0]),
+                offsets=np.asarray(data["offsets"], dtype=np.float64),
+                temperature=float(data["temperature"][0]),
+                first_pass=float(data["first_pass"][0]),
+                lexical_digest=str(data["lexical_digest"]),
+                meta=json.loads(str(data["meta"])),
+            )
+    except (OSError, KeyError, ValueError) as error:
+        raise ModelError(f"{path}: not a citelens encoder model ({error})") from error
+
+
+class CombinedClassifier:
+    """Lexical first pass, then lexical + encoder for the statements it is unsure of."""
+
+    def __init__(self, lexical_path: Path = DEFAULT_MODEL,
+                 path: Path = DEFAULT_ENCODER_MODEL, threads: int | None = None) -> None:
+        self.model = load_combined(path)
+        digest = file_digest(lexical_path)
+        if digest != self.model.lexical_digest:
+            raise ModelError(f"{path} was calibrated with another lexical model than "
+                             f"{lexical_path}: rebuild both with `citelens train`")
+        self.lexical: LexicalModel = load_model(lexical_path)
+        self.scorer = EncoderScorer(self.model.adapter, threads=threads)
+        self.version = (f"lexical+minilm-lora-{digest[:6]}"
+                        f"{hashlib.sha256(path.read_bytes()).hexdigest()[:6]}")
+        self.encoded = 0  # statements that went through the encoder (for benchmarks)
+
+    def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
+        """Calibrated class probabilities: lexical where it is sure, combined elsewhere."""
+        if not items:
+            return np.zeros((0, len(LABELS)))
+        lexical_scores = self.lexical.scores(items)
+        p = softmax((lexical_scores + self.lexical.offsets) / self.lexical.temperature)
+        unsure = np.flatnonzero(p.max(axis=1) < self.model.first_pass)
+        if unsure.size:
+            logits = self.scorer.logits([items[i] for i in unsure])
+            scores = combine(lexical_scores[unsure], logits, self.model.mix)
+            p[unsure] = softmax((scores + self.model.offsets) / self.model.temperature)
+            self.encoded += int(unsure.size)
+        return p
+
+    def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:
+        p = self.probabilities(items)
+        chosen = p.argmax(axis=1)
+        return [Prediction(LABELS[c], float(np.clip(p[i, c], 0.0, 1.0)))
+                for i, c in enumerate(chosen)]

@@ -1,0 +1,173 @@
+"""The fine-tuned encoder half of the shipped classifier: loads offline from the installed
+package and the shipped adapter, stays small, combines with the lexical model only when they
+were calibrated together, trains deterministically, and the first pass skips it when sure."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from citelens.classify import ClassifyInput, load_classifier
+from citelens.classify.combined import (
+    DEFAULT_ENCODER_MODEL,
+    CombinedClassifier,
+    combine,
+    load_combined,
+    save_combined,
+)
+from citelens.classify.finetune import (
+    EncoderScorer,
+    FinetuneConfig,
+    fit_adapter,
+    load_adapter,
+    save_adapter,
+)
+from citelens.classify.lexical import DEFAULT_MODEL
+from citelens.errors import ModelError
+from citelens.model import Label
+
+
+def _item(text: str, callout: str) -> ClassifyInput:
+    start = text.index(callout)
+    return ClassifyInput(text, target=(start, start + len(callout)))
+
+
+ITEMS = [
+    _item("Our results are consistent with those of Smith et al. [3].", "[3]"),
+    _item("In contrast to earlier reports [4], we found no effect of the drug.", "[4]"),
+    _item("Cells were cultured as described previously [5].", "[5]"),
+    _item("These findings confirm the earlier trial [6] in a larger cohort.", "[6]"),
+]
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> CombinedClassifier:
+    return CombinedClassifier()
+
+
+def test_shipped_default_loads_offline_and_labels_plain_cases(no_network: None) -> None:
+    classifier = load_classifier("default")
+    assert classifier.version.startswith("lexical+minilm-lora-")
+    predictions = classifier.predict(ITEMS[:3])
+    assert [p.label for p in predictions] == [Label.SUPPORTING, Label.CONTRASTING,
+                                              Label.MENTIONING]
+    assert all(0.0 <= p.confidence <= 1.0 for p in predictions)
+    assert classifier.predict([]) == []
+
+
+def test_shipped_files_stay_under_10_mb_and_probabilities_sum_to_one(
+        shipped: CombinedClassifier) -> None:
+    assert DEFAULT_MODEL.stat().st_size + DEFAULT_ENCODER_MODEL.stat().st_size < 10 * 1024 ** 2
+    p = shipped.probabilities(ITEMS)
+    assert p.shape == (4, 3) and np.allclose(p.sum(axis=1), 1.0)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert shipped.model.temperature > 0 and 0 < shipped.model.first_pass <= 1
+
+
+def test_first_pass_sends_only_unsure_statements_to_the_encoder(
+        shipped: CombinedClassifier) -> None:
+    saved = shipped.model.first_pass
+    try:
+        shipped.model.first_pass = 1.01  # nothing is that sure: everything is encoded
+        shipped.encoded = 0
+        everything = shipped.probabilities(ITEMS)
+        assert shipped.encoded == len(ITEMS)
+        shipped.model.first_pass = 0.0  # everything is sure enough: the encoder never runs
+        shipped.encoded = 0
+        lexical_only = shipped.probabilities(ITEMS)
+        assert shipped.encoded == 0
+        expected = shipped.lexical.probabilities(ITEMS)
+        assert np.allclose(lexical_only, expected)
+        assert not np.allclose(everything, lexical_only)
+    finally:
+        shipped.model.first_pass = saved
+
+
+def test_combined_scores_add_the_mixed_encoder_logits() -> None:
+    lexical = np.array([[1.0, 2.0, 0.0]])
+    logits = np.array([[0.5, -1.0, 2.0]])
+    assert np.allclose(combine(lexical, logits, 2.0), [[2.0, 0.0, 4.0]])
+
+
+def test_encoder_model_refuses_another_lexical_model(tmp_path: Path) -> None:
+    lexical = tmp_path / "default.npz"
+    shutil.copy(DEFAULT_MODEL, lexical)
+    model = load_combined(DEFAULT_ENCODER_MODEL)
+    model.lexical_digest = "0" * 64
+    save_combined(model, tmp_path / "encoder.npz")
+    with pytest.raises(ModelError, match="citelens train"):
+        CombinedClassifier(lexical, tmp_path / "encoder.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"bad\.npz"):
+        CombinedClassifier(lexical, tmp_path / "bad.npz")
+    with pytest.raises(ModelError, match="citelens train"):
+        CombinedClassifier(lexical, tmp_path / "missing.npz")
+
+
+def test_adapter_training_is_deterministic_and_round_trips(tmp_path: Path) -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    config = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1)
+    first, second = fit_adapter(items, gold, config), fit_adapter(items, gold, config)
+    assert first.lora.keys() == second.lora.keys() and len(first.lora) == 6 * 4 * 2
+    assert all(np.array_equal(first.lora[k], second.lora[k]) for k in first.lora)
+    assert np.array_equal(first.head_weight, second.head_weight)
+    # Training moved the adapters off their start (B starts at zero).
+    assert any(np.abs(v).max() > 0 for k, v in first.lora.items() if k.endswith(".b"))
+    save_adapter(first, tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz") as data:
+        again = load_adapter(data)
+    a, b = EncoderScorer(first).logits(ITEMS), EncoderScorer(again).logits(ITEMS)
+    assert a.shape == (4, 3)
+    assert np.allclose(a, b, atol=1e-2)  # float16 storage of the low-rank factors
+
+
+def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
+    pytest.importorskip("sklearn")
+    from citelens.classify.train import TrainConfig, train
+
+    config = TrainConfig(shared_data / "labeled", limit=60, held_out=False, folds=2,
+                         encoder=FinetuneConfig(rank=2, epochs=1, batch_size=16, threads=1))
+    first, second = train(config), train(config)
+    assert first.combined is not None and second.combined is not None
+    assert first.lexical_cv is not None
+    assert all(np.array_equal(first.combined.adapter.lora[k], second.combined.adapter.lora[k])
+               for k in first.combined.adapter.lora)
+    assert first.clinical_cv.confusion == second.clinical_cv.confusion
+    assert 0.0 <= first.encoded_share <= 1.0
+    assert first.combined.meta["encoder"]["rank"] == 2
+
+
+def test_ingest_falls_back_to_the_lexical_model_when_the_encoder_cannot_load(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from citelens import pipeline
+    from citelens.classify import combined
+
+    def missing(_path: Path) -> None:
+        raise ModelError("encoder.npz: encoder model not found (rebuild it with `citelens train`)")
+
+    monkeypatch.setattr(combined, "load_combined", missing)
+    monkeypatch.setattr(pipeline, "_loaded_classifiers", {})
+    name, warning = pipeline.usable_classifier("default")
+    assert name == "lexical"
+    assert warning is not None and "encoder.npz" in warning and "lexical model alone" in warning
+    with pytest.raises(ModelError):
+        pipeline.usable_classifier("no-such-classifier")
