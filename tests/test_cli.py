@@ -181,6 +181,12 @@ def test_every_command_and_option_is_documented() -> None:
                 if opt.startswith("-") and opt != "--help":
                     assert opt in doc, f"{name} {opt}"
     assert "CITELENS_DB" in doc
+    classifier_doc = (REPO / "docs" / "classifier.md").read_text(encoding="utf-8")
+    for name in ("train", "evaluate", "classify", "reclassify"):
+        for param in cli.commands[name].params:
+            for opt in [*param.opts, *param.secondary_opts]:
+                if opt.startswith("-") and opt != "--help":
+                    assert opt in classifier_doc, f"{name} {opt}"
 
 
 @pytest.mark.parametrize(

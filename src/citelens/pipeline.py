@@ -196,6 +196,10 @@ _pool_classifier: Classifier | str | None = None
 def _init_worker(classifier: Classifier | str | None) -> None:
     global _pool_classifier
     _pool_classifier = classifier
+    # N worker processes share the cores: one math thread each for the encoder, not N each.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _worker_classifier(spec: Classifier | str | None) -> Classifier | None:

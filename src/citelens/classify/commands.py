@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from citelens.classify import CLASSIFIER_NAMES, load_classifier
 from citelens.classify.base import Classifier, ClassifyInput
@@ -50,8 +51,11 @@ batch_option = click.option(
               help="Use only the first N statements of each corpus (a quick run).")
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
               help="Also score MultiCite test and ACL-ARC (two extra fits).")
+@click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
-                  encoder_epochs: int, seed: int, limit: int | None, held_out: bool) -> None:
+                  encoder_epochs: int, seed: int, limit: int | None, held_out: bool,
+                  scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
     from citelens.classify.combined import DEFAULT_ENCODER_MODEL, file_digest, save_combined
@@ -75,6 +79,9 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
     for name, result in report.held_out.items():
         click.echo(f"\n{name} (never seen in training):")
         click.echo(format_evaluation(result))
+    if scores_out is not None:
+        scores_out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(scores_out, **report.out_of_fold)
     target = out or DEFAULT_MODEL
     save_model(report.model, target)
     click.echo(f"\nwrote {target} ({target.stat().st_size} bytes) in {report.seconds:.0f} s")

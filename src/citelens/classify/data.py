@@ -140,6 +140,27 @@ def parse_athar(lines: Iterable[str]) -> Iterator[LabeledContext]:
                              "athar")
 
 
+SCICITE_MENTIONING = ("background", "method")
+
+
+def parse_scicite(lines: Iterable[str], split: str) -> Iterator[LabeledContext]:
+    """SciCite: background and method citations are mentions; `result` (agreeing or not) and
+    rows whose callout span does not fit the text are left out."""
+    for line in lines:
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in SCICITE_MENTIONING:
+            continue
+        text = row["string"]
+        start, end = int(row["citeStart"]), int(row["citeEnd"])
+        target = (start, end) if 0 <= start < end <= len(text) else None
+        if target is None:
+            continue
+        yield LabeledContext(ClassifyInput(text, target=target), Label.MENTIONING,
+                             f"scicite:{row['citingPaperId']}", "scicite", split)
+
+
 def load_source(labeled_dir: Path, source: str) -> list[LabeledContext]:
     """Every record of one labelled corpus under `labeled_dir` (shared/data/labeled)."""
     if source == "clinical":
@@ -162,10 +183,16 @@ def load_source(labeled_dir: Path, source: str) -> list[LabeledContext]:
         path = labeled_dir / "athar-citation-sentiment" / "citation_sentiment_corpus.txt"
         with _open(path) as handle:
             return list(parse_athar(handle))
+    if source == "scicite":
+        records = []
+        for split in ("train", "dev", "test"):
+            with _open(labeled_dir / "scicite" / f"{split}.jsonl") as handle:
+                records.extend(parse_scicite(handle, split))
+        return records
     raise InputError(str(labeled_dir), f"unknown labelled corpus {source!r}")
 
 
-SOURCES = ("clinical", "multicite", "acl-arc", "athar")
+SOURCES = ("clinical", "multicite", "acl-arc", "athar", "scicite")
 
 
 def _open(path: Path) -> TextIO:
