@@ -5,7 +5,7 @@ statements: `labeled` (clinical and MultiCite interleaved: a third of them suppo
 contrasting) and `elife` (every statement extracted from the eLife-200 articles: what ingest
 sees, mostly plain mentions). For the default classifier it also prints the share of
 statements its lexical first pass sent on to the encoder. Prints one line per (source,
-classifier, batch size).
+classifier, batch size), with the share of each label (supporting / mentioning / contrasting).
 
     python benchmarks/classify.py [--classifier default --classifier baseline] [--limit N]
         [--source labeled --source elife]
@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 from citelens.classify import load_classifier
@@ -51,20 +52,21 @@ def elife_statements(limit: int) -> list[ClassifyInput]:
 
 
 def time_classifier(name: str, items: list[ClassifyInput],
-                    batch_size: int) -> tuple[float, float | None]:
-    """Statements per second of classifier `name` over `items` in batches of `batch_size`, and
-    the share of them the default classifier's first pass sent to the encoder."""
+                    batch_size: int) -> tuple[float, float | None, Counter[str]]:
+    """Statements per second of classifier `name` over `items` in batches of `batch_size`, the
+    share of them the default classifier's first pass sent to the encoder, and the labels."""
     classifier = load_classifier(name)
     classifier.predict(items[:batch_size])  # warm-up: lazy indexes, allocator
     counter = getattr(classifier, "encoded", None)
     if counter is not None:
         classifier.encoded = 0  # type: ignore[attr-defined]
+    labels: Counter[str] = Counter()
     started = time.perf_counter()
     for at in range(0, len(items), batch_size):
-        classifier.predict(items[at : at + batch_size])
+        labels.update(p.label.value for p in classifier.predict(items[at : at + batch_size]))
     rate = len(items) / (time.perf_counter() - started)
     share = None if counter is None else classifier.encoded / len(items)  # type: ignore[attr-defined]
-    return rate, share
+    return rate, share, labels
 
 
 def main() -> None:
@@ -81,8 +83,11 @@ def main() -> None:
         print(f"{source}: {len(items)} real statements")
         for name in args.classifier or ["default", "lexical", "baseline"]:
             for batch_size in args.batch_size or [32, 256]:
-                rate, share = time_classifier(name, items, batch_size)
+                rate, share, labels = time_classifier(name, items, batch_size)
                 note = "" if share is None else f"  ({share:.1%} through the encoder)"
+                note += "  labels " + " / ".join(
+                    f"{labels[k] / len(items):.1%}" for k in ("supporting", "mentioning",
+                                                                "contrasting"))
                 print(f"{source:<8} {name:<9} batch {batch_size:>4}: {rate:8.0f} statements/s"
                       f"{note}")
 
