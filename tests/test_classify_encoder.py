@@ -42,7 +42,7 @@ def _item(text: str, callout: str) -> ClassifyInput:
 ITEMS = [
     _item("Our results are consistent with those of Smith et al. [3].", "[3]"),
     _item("In contrast to earlier reports [4], we found no effect of the drug.", "[4]"),
-    _item("Cells were cultured as described previously [5].", "[5]"),
+    _item("Cells were cultured as described [5].", "[5]"),
     _item("These findings confirm the earlier trial [6] in a larger cohort.", "[6]"),
 ]
 

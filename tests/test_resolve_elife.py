@@ -178,6 +178,4 @@ def test_all_elife_intra_corpus_citations_resolve(tmp_path: Path) -> None:
     assert figures["with_doi_resolved"] >= 0.99 * figures["with_doi"]
     assert figures["without_doi_resolved"] >= 0.99 * figures["without_doi"]
     assert figures["resolved_share"] >= 0.99
-    # CPU time, not wall time: on the shared 2-core box the wall clock mostly measures the
-    # neighbours (both are printed above).
-    assert run.articles / run.save_cpu_s > 50
+    # Speed is benchmarks/ingest.py's to measure: the figures are printed above, not asserted.
