@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,15 @@ def shared_data() -> Path:
 def tmp_db(tmp_path: Path) -> Path:
     """Path of a SQLite index file that does not exist yet, in the test's own folder."""
     return tmp_path / "citelens.db"
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hugging Face offline and every socket connect refused: models must load from disk."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)

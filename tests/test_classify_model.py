@@ -3,7 +3,6 @@ its file, matches scikit-learn's TF-IDF, and `train` is deterministic on a small
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +29,6 @@ ITEMS = [
 ]
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise OSError("network access attempted in an offline test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 def test_lexical_model_loads_offline_and_labels_plain_cases(no_network: None) -> None:

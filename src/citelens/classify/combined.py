@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,24 @@ DEFAULT_ENCODER_MODEL = DEFAULT_MODEL.parent / "encoder.npz"
 def combine(lexical_scores: np.ndarray, encoder_logits: np.ndarray, mix: float) -> np.ndarray:
     """The combined class scores (before offsets and temperature)."""
     return lexical_scores + mix * encoder_logits
+
+
+def first_pass_probabilities(
+    lexical_scores: np.ndarray,
+    lexical_calibration: tuple[np.ndarray, float],
+    encode: Callable[[np.ndarray], np.ndarray],
+    model: CombinedModel,
+) -> tuple[np.ndarray, int]:
+    """Calibrated probabilities: the lexical model's (offsets, temperature) where its confidence
+    reaches `model.first_pass`, the combined scores' elsewhere. `encode(rows)` gives the encoder
+    logits of those rows only. Returns the probabilities and how many rows were encoded."""
+    offsets, temperature = lexical_calibration
+    p = softmax((lexical_scores + offsets) / temperature)
+    unsure = np.flatnonzero(p.max(axis=1) < model.first_pass)
+    if unsure.size:
+        scores = combine(lexical_scores[unsure], encode(unsure), model.mix)
+        p[unsure] = softmax((scores + model.offsets) / model.temperature)
+    return p, int(unsure.size)
 
 
 @dataclass(slots=True)
@@ -100,14 +118,10 @@ class CombinedClassifier:
         """Calibrated class probabilities: lexical where it is sure, combined elsewhere."""
         if not items:
             return np.zeros((0, len(LABELS)))
-        lexical_scores = self.lexical.scores(items)
-        p = softmax((lexical_scores + self.lexical.offsets) / self.lexical.temperature)
-        unsure = np.flatnonzero(p.max(axis=1) < self.model.first_pass)
-        if unsure.size:
-            logits = self.scorer.logits([items[i] for i in unsure])
-            scores = combine(lexical_scores[unsure], logits, self.model.mix)
-            p[unsure] = softmax((scores + self.model.offsets) / self.model.temperature)
-            self.encoded += int(unsure.size)
+        p, encoded = first_pass_probabilities(
+            self.lexical.scores(items), (self.lexical.offsets, self.lexical.temperature),
+            lambda rows: self.scorer.logits([items[i] for i in rows]), self.model)
+        self.encoded += encoded
         return p
 
     def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:

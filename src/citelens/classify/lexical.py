@@ -212,19 +212,16 @@ def load_model(path: Path) -> LexicalModel:
             vocabulary = str(data["vocabulary"]).split("\n")
             temperature = float(data["temperature"])
             meta = json.loads(str(data["meta"]))
-            # Models written before the character block have none: they score as before.
-            if "char_vocabulary" in data.files and str(data["char_vocabulary"]):
-                arrays["char_idf"] = data["char_idf"].astype(np.float64)
-                arrays["char_weights"] = data["char_weights"].astype(np.float64)
-                char_vocabulary = str(data["char_vocabulary"]).split("\n")
-            else:
-                char_vocabulary = []
-            if "context_vocabulary" in data.files and str(data["context_vocabulary"]):
-                arrays["context_idf"] = data["context_idf"].astype(np.float64)
-                arrays["context_weights"] = data["context_weights"].astype(np.float64)
-                context_vocabulary = str(data["context_vocabulary"]).split("\n")
-            else:
-                context_vocabulary = []
+            # The optional blocks: models written before them (or without them) score as before.
+            block_vocabulary: dict[str, list[str]] = {}
+            for block in ("char", "context"):
+                block_vocabulary[block] = []
+                if f"{block}_vocabulary" in data.files and str(data[f"{block}_vocabulary"]):
+                    for part in ("idf", "weights"):
+                        arrays[f"{block}_{part}"] = data[f"{block}_{part}"].astype(np.float64)
+                    block_vocabulary[block] = str(data[f"{block}_vocabulary"]).split("\n")
+            char_vocabulary = block_vocabulary["char"]
+            context_vocabulary = block_vocabulary["context"]
     except (KeyError, ValueError, OSError) as error:
         raise ModelError(f"{path} is not a citelens classifier model: {error}") from error
     if arrays["term_weights"].shape != (len(LABELS), len(vocabulary)):

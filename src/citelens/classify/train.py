@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
-from citelens.classify.combined import CombinedModel, combine
+from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
 from citelens.classify.data import LabeledContext, load_source
 from citelens.classify.finetune import EncoderScorer, FinetuneConfig, fit_adapter
 from citelens.classify.lexical import LexicalModel, fit_lexical
@@ -137,14 +137,14 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                                   config.encoder, log)
             encoder_oof[held] = EncoderScorer(adapter).logits([items[i] for i in held])
         log(f"clinical fold {f + 1}/{config.folds} done")
-    lexical_cv, lexical_p = _crossfit(out_of_fold, gold, folds)
+    lexical_cv, lexical_p = crossfit(out_of_fold, gold, folds)
     offsets = tune_offsets(out_of_fold, gold)
     temperature = fit_temperature(out_of_fold + offsets, gold)
     combined: CombinedModel | None = None
     clinical_cv, encoded_share = lexical_cv, 0.0
     if config.encoder is not None:
         mixed = combine(out_of_fold, encoder_oof, config.mix)
-        everyone, mixed_p = _crossfit(mixed, gold, folds)
+        everyone, mixed_p = crossfit(mixed, gold, folds)
         log(f"lexical + encoder on every statement: clinical CV macro-F1 "
             f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
         # What ships: the lexical answer where it is sure, the combined one elsewhere.
@@ -174,12 +174,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         if combined is None or scorer is None:
             return _score(model, records)
         records_items = [r.item for r in records]
-        lexical_scores = model.scores(records_items)
-        p = softmax((lexical_scores + offsets) / temperature)
-        unsure = np.flatnonzero(p.max(axis=1) < combined.first_pass)
-        mixed_scores = combine(lexical_scores[unsure],
-                               scorer.logits([records_items[i] for i in unsure]), combined.mix)
-        p[unsure] = softmax((mixed_scores + combined.offsets) / combined.temperature)
+        p, _ = first_pass_probabilities(
+            model.scores(records_items), (offsets, temperature),
+            lambda rows: scorer.logits([records_items[i] for i in rows]), combined)
         return evaluate_predictions([r.label for r in records],
                                     [LABELS[c] for c in p.argmax(axis=1)], p.max(axis=1))
 
@@ -228,7 +225,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                                     "fold": folds, "gold": gold})
 
 
-def _crossfit(scores: np.ndarray, gold: np.ndarray,
+def crossfit(scores: np.ndarray, gold: np.ndarray,
               folds: np.ndarray) -> tuple[Evaluation, np.ndarray]:
     """Out-of-fold evaluation with each fold's offsets and temperature fitted on the others;
     also returns the calibrated probabilities."""
