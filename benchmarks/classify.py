@@ -8,7 +8,10 @@ statements its lexical first pass sent on to the encoder. Prints one line per (s
 classifier, batch size), with the share of each label (supporting / mentioning / contrasting).
 
     python benchmarks/classify.py [--classifier default --classifier baseline] [--limit N]
-        [--source labeled --source elife]
+        [--source labeled --source elife] [--models DIR]
+
+--models DIR times the models `citelens train --out DIR/default.npz` wrote there (default.npz
+and encoder.npz) instead of the shipped ones.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from citelens.classify import load_classifier
-from citelens.classify.base import ClassifyInput
+from citelens.classify.base import Classifier, ClassifyInput
 from citelens.classify.data import load_source
 from citelens.extract import extract
 from citelens.parse.jats import parse_jats
@@ -51,11 +54,24 @@ def elife_statements(limit: int) -> list[ClassifyInput]:
     return items[:limit]
 
 
-def time_classifier(name: str, items: list[ClassifyInput],
-                    batch_size: int) -> tuple[float, float | None, Counter[str]]:
+def classifier_named(name: str, models: Path | None) -> Classifier:
+    """The classifier `name`, from the shipped models or from those in folder `models`."""
+    if models is None or name == "baseline":
+        return load_classifier(name)
+    if name == "lexical":
+        from citelens.classify.lexical import LexicalClassifier
+
+        return LexicalClassifier(models / "default.npz")
+    from citelens.classify.combined import CombinedClassifier
+
+    return CombinedClassifier(models / "default.npz", models / "encoder.npz")
+
+
+def time_classifier(name: str, items: list[ClassifyInput], batch_size: int,
+                    models: Path | None = None) -> tuple[float, float | None, Counter[str]]:
     """Statements per second of classifier `name` over `items` in batches of `batch_size`, the
     share of them the default classifier's first pass sent to the encoder, and the labels."""
-    classifier = load_classifier(name)
+    classifier = classifier_named(name, models)
     classifier.predict(items[:batch_size])  # warm-up: lazy indexes, allocator
     counter = getattr(classifier, "encoded", None)
     if counter is not None:
@@ -75,6 +91,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, action="append", default=None)
     parser.add_argument("--source", action="append", choices=("labeled", "elife"), default=None)
+    parser.add_argument("--models", type=Path, default=None)
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -83,7 +100,7 @@ def main() -> None:
         print(f"{source}: {len(items)} real statements")
         for name in args.classifier or ["default", "lexical", "baseline"]:
             for batch_size in args.batch_size or [32, 256]:
-                rate, share, labels = time_classifier(name, items, batch_size)
+                rate, share, labels = time_classifier(name, items, batch_size, args.models)
                 note = "" if share is None else f"  ({share:.1%} through the encoder)"
                 note += "  labels " + " / ".join(
                     f"{labels[k] / len(items):.1%}" for k in ("supporting", "mentioning",

@@ -26,6 +26,7 @@ from citelens.classify.finetune import (
     FinetuneConfig,
     fit_adapter,
     load_adapter,
+    prior_loss,
     save_adapter,
 )
 from citelens.classify.lexical import DEFAULT_MODEL
@@ -128,6 +129,43 @@ def test_adapter_training_is_deterministic_and_round_trips(tmp_path: Path) -> No
     a, b = EncoderScorer(first).logits(ITEMS), EncoderScorer(again).logits(ITEMS)
     assert a.shape == (4, 3)
     assert np.allclose(a, b, atol=1e-2)  # float16 storage of the low-rank factors
+
+
+def test_prior_loss_is_the_weighted_loss_of_always_predicting_the_prior() -> None:
+    import torch
+
+    gold = np.array([0] * 10 + [1] * 70 + [2] * 5)
+    weights = np.array([1.5, 0.6, 2.5])
+    loss = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    target = torch.tensor(gold)
+
+    def constant(q: np.ndarray) -> float:
+        logits = torch.tensor(np.log(q), dtype=torch.float32).repeat(len(gold), 1)
+        return float(loss(logits, target))
+
+    mass = np.bincount(gold) * weights
+    assert prior_loss(gold, weights) == pytest.approx(constant(mass / mass.sum()), abs=1e-5)
+    # Any other constant prediction does worse.
+    for q in ([1 / 3] * 3, [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]):
+        assert constant(np.array(q)) > prior_loss(gold, weights)
+
+
+def test_a_stalled_encoder_fit_is_redone_with_another_seed_at_half_the_rate() -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    lines: list[str] = []
+    # A ceiling of 0 calls every fit stalled: the one retry is the one returned.
+    config = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1,
+                            learning_rate=2e-3, stalled_loss_ratio=0.0, retries=1)
+    retried = fit_adapter(items, gold, config, lines.append)
+    stalled = [line for line in lines if "stalled" in line]
+    assert len(stalled) == 1 and "seed 1003" in stalled[0] and "0.001" in stalled[0]
+    direct = fit_adapter(items, gold, FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=1003,
+                                                     threads=1, learning_rate=1e-3, retries=0))
+    assert all(np.array_equal(retried.lora[k], direct.lora[k]) for k in retried.lora)
+    first = fit_adapter(items, gold, FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3,
+                                                    threads=1, retries=0))
+    assert not np.array_equal(first.head_weight, retried.head_weight)
 
 
 def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -46,6 +47,9 @@ batch_option = click.option(
               help="Also fine-tune the encoder (LoRA on all-MiniLM-L6-v2; about 45 minutes on "
                    "2 CPU cores) or train the lexical model alone (about 5 minutes).")
 @click.option("--encoder-epochs", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--encoder-mentions", default=None, type=click.IntRange(0),
+              show_default="TrainConfig.encoder_mentions",
+              help="SciCite method / background mentions the encoder also learns from.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=click.IntRange(30), default=None,
               help="Use only the first N statements of each corpus (a quick run).")
@@ -54,8 +58,8 @@ batch_option = click.option(
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
-                  encoder_epochs: int, seed: int, limit: int | None, held_out: bool,
-                  scores_out: Path | None) -> None:
+                  encoder_epochs: int, encoder_mentions: int | None, seed: int,
+                  limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
     from citelens.classify.combined import DEFAULT_ENCODER_MODEL, file_digest, save_combined
@@ -66,6 +70,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
     finetune = FinetuneConfig(epochs=encoder_epochs, seed=seed) if encoder else None
     config = TrainConfig(data_dir.resolve(), seed=seed, limit=limit, held_out=held_out,
                          encoder=finetune)
+    if encoder_mentions is not None:
+        config = replace(config, encoder_mentions=encoder_mentions)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,12 @@ class FinetuneConfig:
     class_power: float = 0.5  # class weights = (balanced weights) ** class_power
     seed: int = 0
     threads: int | None = None
+    # A fit whose last-epoch loss stays above this share of the loss of always predicting the
+    # (weighted) class prior learned next to nothing (it happened on one clinical fold at lr
+    # 2e-3: loss 0.67 against 0.25-0.33 elsewhere): it is redone with another seed at half the
+    # learning rate, up to `retries` times.
+    stalled_loss_ratio: float = 0.6
+    retries: int = 2
 
 
 def _torch() -> Any:
@@ -142,13 +148,42 @@ class Adapter:
     head_bias: np.ndarray  # (3,)
 
 
+def prior_loss(gold: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted cross-entropy of the best constant prediction (the weighted class prior)."""
+    mass = np.bincount(gold, minlength=len(weights)) * weights
+    q = mass[mass > 0] / mass.sum()
+    return float(-(q * np.log(q)).sum())
+
+
 def fit_adapter(
     items: Sequence[ClassifyInput],
     gold: np.ndarray,
     config: FinetuneConfig = FinetuneConfig(),
     log: Callable[[str], None] = lambda _: None,
 ) -> Adapter:
-    """Train LoRA adapters and the head with class-weighted cross-entropy (seeded)."""
+    """Train LoRA adapters and the head with class-weighted cross-entropy (seeded). A fit that
+    stalls (see FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the
+    learning rate."""
+    if len(items) == 0:
+        raise ModelError("no statements to train the encoder on")
+    counts = np.maximum(np.bincount(gold, minlength=3).astype(float), 1.0)
+    weights = (counts.sum() / (3 * counts)) ** config.class_power
+    ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
+    attempt = config
+    for retry in range(config.retries + 1):
+        adapter, loss = _fit_once(items, gold, weights, attempt, log)
+        if loss <= ceiling or retry == config.retries:
+            return adapter
+        attempt = replace(attempt, seed=attempt.seed + 1000,
+                          learning_rate=attempt.learning_rate / 2)
+        log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
+            f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
+    raise AssertionError("unreachable")
+
+
+def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,
+              config: FinetuneConfig, log: Callable[[str], None]) -> tuple[Adapter, float]:
+    """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -156,13 +191,7 @@ def fit_adapter(
     rng = np.random.default_rng(config.seed)
     encoder, head, tokenizer = _build(config.rank, config.alpha)
     rows = tokenize(tokenizer, items)
-    counts = np.bincount(gold, minlength=3).astype(float)
-    if len(rows) == 0:
-        raise ModelError("no statements to train the encoder on")
-    counts = np.maximum(counts, 1.0)  # a class missing from a small sample: weight as if one
-    weights = torch.tensor((counts.sum() / (3 * counts)) ** config.class_power,
-                           dtype=torch.float32)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
     dropout = torch.nn.Dropout(0.1)
     adapters = [p for p in encoder.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW([{"params": adapters, "lr": config.learning_rate},
@@ -175,6 +204,7 @@ def fit_adapter(
     lengths = [len(ids) for ids, _ in rows]
     started = time.perf_counter()
     encoder.train()
+    mean_loss = float("nan")
     for epoch in range(config.epochs):
         total = 0.0
         batches = _length_batches(lengths, config.batch_size, rng)
@@ -188,7 +218,8 @@ def fit_adapter(
             optimiser.step()
             schedule.step()
             total += float(loss.detach())
-        log(f"encoder epoch {epoch + 1}/{config.epochs}: loss {total / len(batches):.4f} "
+        mean_loss = total / len(batches)
+        log(f"encoder epoch {epoch + 1}/{config.epochs}: loss {mean_loss:.4f} "
             f"({time.perf_counter() - started:.0f} s)")
     lora: dict[str, np.ndarray] = {}
     for number, layer in enumerate(encoder.encoder.layer):
@@ -196,8 +227,9 @@ def fit_adapter(
             module = layer.get_submodule(name)
             lora[f"{number}.{name}.a"] = module.a.detach().numpy().copy()
             lora[f"{number}.{name}.b"] = module.b.detach().numpy().copy()
-    return Adapter(config.rank, config.alpha, lora, head.weight.detach().numpy().copy(),
-                   head.bias.detach().numpy().copy())
+    adapter = Adapter(config.rank, config.alpha, lora, head.weight.detach().numpy().copy(),
+                      head.bias.detach().numpy().copy())
+    return adapter, mean_loss
 
 
 def save_adapter(adapter: Adapter, path: Path, extra: dict[str, np.ndarray] | None = None) -> None:
