@@ -1,14 +1,15 @@
 """Mix the lexical model's out-of-fold clinical scores with fine-tuned encoder logits.
 
-Usage: python benchmarks/stack_experiment.py SCORES.npz FT_DIR [FT_DIR ...]
+Usage: python benchmarks/stack_experiment.py SCORES.npz [FT_DIR ...]
 
 SCORES.npz is written by `citelens train --lexical-only --scores-out SCORES.npz` (the shipped
 recipe's out-of-fold lexical scores, folds and gold labels). Each FT_DIR holds fold{F}.npy
-logits written by benchmarks/finetune_minilm.py (their mean is used). For mixing weights w, the
-score is lexical + w * encoder (w = 1000: the encoder alone), and offsets and temperature are
-fitted per fold on the other folds present, as `citelens train` does; with a single fold they
-are fitted on that fold itself (in-sample, so optimistic: compare rows, not against 5-fold CV).
-Prints macro-F1, per-class F1 and ECE per w.
+logits written by benchmarks/finetune_minilm.py (their mean is used); without FT_DIRs the
+encoder's out-of-fold logits saved in SCORES.npz by `citelens train --scores-out` are used.
+For mixing weights w, the score is lexical + w * encoder (w = 1000: the encoder alone), and
+offsets and temperature are fitted per fold on the other folds present, as `citelens train`
+does; with a single fold they are fitted on that fold itself (in-sample, so optimistic: compare
+rows, not against 5-fold CV). Prints macro-F1, per-class F1 and ECE per w.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def in_sample(scores: np.ndarray, gold: np.ndarray) -> Evaluation:
 def main(scores_path: str, dirs: list[str]) -> None:
     saved = np.load(scores_path)
     lexical, folds, gold = saved["lexical"], saved["fold"], saved["gold"]
-    encoder = np.zeros_like(lexical)
+    encoder = saved["encoder"] if not dirs and "encoder" in saved.files else np.zeros_like(lexical)
     present = set(range(int(folds.max()) + 1))
     for d in dirs:
         got = {f for f in present if (Path(d) / f"fold{f}.npy").is_file()}
@@ -52,6 +53,6 @@ def main(scores_path: str, dirs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2:])

@@ -64,14 +64,19 @@ def _torch() -> Any:
 
 def tokenize(tokenizer: Any, items: Sequence[ClassifyInput]) -> list[tuple[list[int], list[int]]]:
     """Per item: word-piece ids of the marked sentence and a 0/1 mask of the target's pieces."""
+    if not items:
+        return []
+    texts = [marked_text(item) for item in items]
+    # One call for the whole list: the fast tokenizer then works through it in Rust.
+    encoded = tokenizer(texts, truncation=True, max_length=MAX_TOKENS,
+                        return_offsets_mapping=True)
     out = []
-    for item in items:
-        text = marked_text(item)
-        enc = tokenizer(text, truncation=True, max_length=MAX_TOKENS, return_offsets_mapping=True)
+    for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"],
+                                  strict=True):
         at = text.find(TARGET_TOKEN)
         lo, hi = (at, at + len(TARGET_TOKEN)) if at >= 0 else (-1, -1)
-        target = [int(e > s and s < hi and e > lo) for s, e in enc["offset_mapping"]]
-        out.append((list(enc["input_ids"]), target))
+        target = [int(e > s and s < hi and e > lo) for s, e in offsets]
+        out.append((list(ids), target))
     return out
 
 
