@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from citelens.classify.combined import DEFAULT_ENCODER_MODEL, combine, load_combined
+from citelens.classify.combined import DEFAULT_ENCODER_MODEL, load_combined
 from citelens.classify.lexical import DEFAULT_MODEL, load_model
-from citelens.classify.metrics import LABELS, evaluate_predictions
-from citelens.classify.train import crossfit
+from citelens.classify.metrics import LABELS
+from citelens.classify.train import first_pass_crossfit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify import elife_statements  # benchmarks/classify.py
@@ -39,21 +39,15 @@ def main() -> None:
     lexical_path = args.models / "default.npz" if args.models else DEFAULT_MODEL
     encoder_path = args.models / "encoder.npz" if args.models else DEFAULT_ENCODER_MODEL
     mix = load_combined(encoder_path).mix
-    _, lexical_p = crossfit(lexical, gold, folds)
-    _, mixed_p = crossfit(combine(lexical, encoder, mix), gold, folds)
     model = load_model(lexical_path)
     elife_p = model.probabilities(elife_statements(args.elife))
     print(f"mix {mix}; {len(gold)} clinical statements, {len(elife_p)} eLife statements")
     for t in (0.0, 0.7, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 1.01):
-        sure = lexical_p.max(axis=1) >= t
-        p = np.where(sure[:, None], lexical_p, mixed_p)
-        ev = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in p.argmax(1)],
-                                  p.max(1))
+        ev, share = first_pass_crossfit(lexical, encoder, gold, folds, mix, t)
         f1 = " / ".join(f"{ev.per_class[label].f1:.3f}" for label in LABELS)
         elife_share = float((elife_p.max(axis=1) < t).mean())
         print(f"t={t:<5} clinical macro-F1 {ev.macro_f1:.3f}  F1 sup/men/con {f1}  "
-              f"ECE {ev.ece:.3f}  encoded: clinical {1 - sure.mean():.1%}, "
-              f"eLife {elife_share:.1%}")
+              f"ECE {ev.ece:.3f}  encoded: clinical {share:.1%}, eLife {elife_share:.1%}")
 
 
 if __name__ == "__main__":
