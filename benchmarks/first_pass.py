@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from citelens.classify.combined import DEFAULT_ENCODER_MODEL, load_combined
+from citelens.classify.combined import DEFAULT_ENCODER_MODEL, combine, load_combined
 from citelens.classify.lexical import DEFAULT_MODEL, load_model
 from citelens.classify.metrics import LABELS
-from citelens.classify.train import first_pass_crossfit
+from citelens.classify.train import crossfit, first_pass_evaluation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify import elife_statements  # benchmarks/classify.py
@@ -39,11 +39,13 @@ def main() -> None:
     lexical_path = args.models / "default.npz" if args.models else DEFAULT_MODEL
     encoder_path = args.models / "encoder.npz" if args.models else DEFAULT_ENCODER_MODEL
     mix = load_combined(encoder_path).mix
+    lexical_p = crossfit(lexical, gold, folds)[1]
+    mixed_p = crossfit(combine(lexical, encoder, mix), gold, folds)[1]
     model = load_model(lexical_path)
     elife_p = model.probabilities(elife_statements(args.elife))
     print(f"mix {mix}; {len(gold)} clinical statements, {len(elife_p)} eLife statements")
     for t in (0.0, 0.7, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 1.01):
-        ev, share = first_pass_crossfit(lexical, encoder, gold, folds, mix, t)
+        ev, share = first_pass_evaluation(lexical_p, mixed_p, gold, t)
         f1 = " / ".join(f"{ev.per_class[label].f1:.3f}" for label in LABELS)
         elife_share = float((elife_p.max(axis=1) < t).mean())
         print(f"t={t:<5} clinical macro-F1 {ev.macro_f1:.3f}  F1 sup/men/con {f1}  "

@@ -47,8 +47,6 @@ ITEMS = [
 ]
 
 
-
-
 @pytest.fixture(scope="module")
 def shipped() -> CombinedClassifier:
     return CombinedClassifier()
@@ -129,6 +127,14 @@ def test_adapter_training_is_deterministic_and_round_trips(tmp_path: Path) -> No
     a, b = EncoderScorer(first).logits(ITEMS), EncoderScorer(again).logits(ITEMS)
     assert a.shape == (4, 3)
     assert np.allclose(a, b, atol=1e-2)  # float16 storage of the low-rank factors
+
+
+@pytest.mark.xfail(strict=True, reason="known failure (MODEL_CARD.md): reusing a method or "
+                   "reagent is read as agreement; this passes once that is fixed")
+def test_reuse_of_a_reagent_is_mentioning(shipped: CombinedClassifier) -> None:
+    reuse = [_item("We used the same antibody as in a previous study [7].", "[7]"),
+             _item("Cells were cultured as described previously [5].", "[5]")]
+    assert [p.label for p in shipped.predict(reuse)] == [Label.MENTIONING] * 2
 
 
 def test_prior_loss_is_the_weighted_loss_of_always_predicting_the_prior() -> None:

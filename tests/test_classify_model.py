@@ -29,8 +29,6 @@ ITEMS = [
 ]
 
 
-
-
 def test_lexical_model_loads_offline_and_labels_plain_cases(no_network: None) -> None:
     classifier = load_classifier("lexical")
     assert classifier.version.startswith("lexical-")

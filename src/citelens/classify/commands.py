@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from citelens.classify import CLASSIFIER_NAMES, load_classifier
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.classify.metrics import format_evaluation
 from citelens.classify.records import LineError, classify_lines, evaluate_lines
+from citelens.classify.train import ENCODER_MENTIONS
 from citelens.store.base import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -47,8 +47,8 @@ batch_option = click.option(
               help="Also fine-tune the encoder (LoRA on all-MiniLM-L6-v2; about 45 minutes on "
                    "2 CPU cores) or train the lexical model alone (about 5 minutes).")
 @click.option("--encoder-epochs", default=5, show_default=True, type=click.IntRange(1, 50))
-@click.option("--encoder-mentions", default=None, type=click.IntRange(0),
-              show_default="TrainConfig.encoder_mentions",
+@click.option("--encoder-mentions", default=ENCODER_MENTIONS, show_default=True,
+              type=click.IntRange(0),
               help="SciCite method / background mentions the encoder also learns from.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=click.IntRange(30), default=None,
@@ -58,7 +58,7 @@ batch_option = click.option(
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
-                  encoder_epochs: int, encoder_mentions: int | None, seed: int,
+                  encoder_epochs: int, encoder_mentions: int, seed: int,
                   limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
@@ -69,9 +69,7 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
 
     finetune = FinetuneConfig(epochs=encoder_epochs, seed=seed) if encoder else None
     config = TrainConfig(data_dir.resolve(), seed=seed, limit=limit, held_out=held_out,
-                         encoder=finetune)
-    if encoder_mentions is not None:
-        config = replace(config, encoder_mentions=encoder_mentions)
+                         encoder=finetune, encoder_mentions=encoder_mentions)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

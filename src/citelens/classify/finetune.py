@@ -171,19 +171,21 @@ def fit_adapter(
     learning rate."""
     if len(items) == 0:
         raise ModelError("no statements to train the encoder on")
+    # A class missing from a small sample is weighted as if it had one statement.
     counts = np.maximum(np.bincount(gold, minlength=3).astype(float), 1.0)
     weights = (counts.sum() / (3 * counts)) ** config.class_power
     ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
     attempt = config
-    for retry in range(config.retries + 1):
-        adapter, loss = _fit_once(items, gold, weights, attempt, log)
-        if loss <= ceiling or retry == config.retries:
-            return adapter
+    adapter, loss = _fit_once(items, gold, weights, attempt, log)
+    for _ in range(config.retries):
+        if loss <= ceiling:
+            break
         attempt = replace(attempt, seed=attempt.seed + 1000,
                           learning_rate=attempt.learning_rate / 2)
         log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
             f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
-    raise AssertionError("unreachable")
+        adapter, loss = _fit_once(items, gold, weights, attempt, log)
+    return adapter
 
 
 def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,

@@ -28,6 +28,14 @@ from citelens.classify.metrics import (
 )
 from citelens.errors import ModelError
 
+# Mentions the encoder also learns from: SciCite's method and background citations from its
+# training split, this many (seeded sample; 0 for none). Clinical statements come from
+# discussion sections: trained on them alone the encoder read eLife methods sentences
+# ("prepared as previously described [TARGET]") as supporting and labelled 4.9% of eLife
+# statements contrasting; 300 brought that to 1.4% at the same clinical CV (0.697 against
+# 0.694), 1,000 cost clinical CV (0.673) (docs/classifier.md).
+ENCODER_MENTIONS = 300
+
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
@@ -51,15 +59,11 @@ class TrainConfig:
     # The fine-tuned encoder (LoRA adapters on all-MiniLM-L6-v2) trained on clinical statements
     # and mixed into the lexical scores; None trains the lexical model alone.
     encoder: FinetuneConfig | None = None
-    # Mentions the encoder also learns from: SciCite's method and background citations from its
-    # training split, this many (seeded sample; 0 for none). Clinical statements come from
-    # discussion sections: trained on them alone the encoder read eLife methods sentences
-    # ("prepared as previously described [TARGET]") as supporting and labelled 4.9% of eLife
-    # statements contrasting; 300 brought that to 1.4% at the same clinical CV (0.697 against
-    # 0.694), 1,000 cost clinical CV (0.673) (docs/classifier.md).
-    encoder_mentions: int = 300
+    # Mentions the encoder also learns from (see ENCODER_MENTIONS).
+    encoder_mentions: int = ENCODER_MENTIONS
     # Weight of the encoder's logits against the lexical scores: 1.0 was chosen on clinical
-    # fold 0 alone (docs/classifier.md), before the other folds were run.
+    # fold 0 alone, and 0.25-2.0 scored within 0.01 of it over all five folds since
+    # (docs/classifier.md).
     mix: float = 1.0
     # Statements whose lexical confidence reaches this skip the encoder. 0.85 scored as well as
     # encoding everything in clinical CV (0.699 against 0.695) and sends 41% of clinical and
@@ -139,18 +143,18 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                                   config.encoder, log)
             encoder_oof[held] = EncoderScorer(adapter).logits([items[i] for i in held])
         log(f"clinical fold {f + 1}/{config.folds} done")
-    lexical_cv = crossfit(out_of_fold, gold, folds)[0]
+    lexical_cv, lexical_p = crossfit(out_of_fold, gold, folds)
     offsets = tune_offsets(out_of_fold, gold)
     temperature = fit_temperature(out_of_fold + offsets, gold)
     combined: CombinedModel | None = None
     clinical_cv, encoded_share = lexical_cv, 0.0
     if config.encoder is not None:
         mixed = combine(out_of_fold, encoder_oof, config.mix)
-        everyone = crossfit(mixed, gold, folds)[0]
+        everyone, mixed_p = crossfit(mixed, gold, folds)
         log(f"lexical + encoder on every statement: clinical CV macro-F1 "
             f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
-        clinical_cv, encoded_share = first_pass_crossfit(
-            out_of_fold, encoder_oof, gold, folds, config.mix, config.first_pass)
+        clinical_cv, encoded_share = first_pass_evaluation(lexical_p, mixed_p, gold,
+                                                           config.first_pass)
         mixed_offsets = tune_offsets(mixed, gold)
         mixed_temperature = fit_temperature(mixed + mixed_offsets, gold)
 
@@ -238,14 +242,11 @@ def crossfit(scores: np.ndarray, gold: np.ndarray,
     return evaluation, p
 
 
-def first_pass_crossfit(lexical: np.ndarray, encoder: np.ndarray, gold: np.ndarray,
-                        folds: np.ndarray, mix: float,
-                        first_pass: float) -> tuple[Evaluation, float]:
-    """Out-of-fold evaluation of what ships: the lexical answer where its calibrated confidence
-    reaches `first_pass`, the combined one elsewhere (each calibrated on the other folds); also
-    returns the share of statements sent to the encoder."""
-    lexical_p = crossfit(lexical, gold, folds)[1]
-    mixed_p = crossfit(combine(lexical, encoder, mix), gold, folds)[1]
+def first_pass_evaluation(lexical_p: np.ndarray, mixed_p: np.ndarray, gold: np.ndarray,
+                          first_pass: float) -> tuple[Evaluation, float]:
+    """Evaluation of what ships, from out-of-fold calibrated probabilities (`crossfit`) of the
+    lexical scores and of the combined ones: the lexical answer where its confidence reaches
+    `first_pass`, the combined one elsewhere; also returns the share sent to the encoder."""
     sure = lexical_p.max(axis=1) >= first_pass
     p = np.where(sure[:, None], lexical_p, mixed_p)
     evaluation = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in p.argmax(1)],
