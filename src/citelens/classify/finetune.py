@@ -39,7 +39,8 @@ class FinetuneConfig:
     alpha: float = 16.0
     epochs: int = 5
     batch_size: int = 16
-    learning_rate: float = 2e-3  # adapters (5e-4 underfitted in 4 epochs); the head uses 1e-3
+    learning_rate: float = 2e-3  # adapters (5e-4 underfitted in 4 epochs)
+    head_learning_rate: float = 1e-3
     class_power: float = 0.5  # class weights = (balanced weights) ** class_power
     seed: int = 0
     threads: int | None = None
@@ -165,10 +166,11 @@ def fit_adapter(
     gold: np.ndarray,
     config: FinetuneConfig = FinetuneConfig(),
     log: Callable[[str], None] = lambda _: None,
+    init: Adapter | None = None,
 ) -> Adapter:
-    """Train LoRA adapters and the head with class-weighted cross-entropy (seeded). A fit that
-    stalls (see FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the
-    learning rate."""
+    """Train LoRA adapters and the head with class-weighted cross-entropy (seeded), starting
+    from `init` (an adapter trained on another task) when given. A fit that stalls (see
+    FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the learning rate."""
     if len(items) == 0:
         raise ModelError("no statements to train the encoder on")
     # A class missing from a small sample is weighted as if it had one statement.
@@ -176,7 +178,7 @@ def fit_adapter(
     weights = (counts.sum() / (3 * counts)) ** config.class_power
     ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
     attempt = config
-    adapter, loss = _fit_once(items, gold, weights, attempt, log)
+    adapter, loss = _fit_once(items, gold, weights, attempt, log, init)
     for _ in range(config.retries):
         if loss <= ceiling:
             break
@@ -184,12 +186,13 @@ def fit_adapter(
                           learning_rate=attempt.learning_rate / 2)
         log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
             f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
-        adapter, loss = _fit_once(items, gold, weights, attempt, log)
+        adapter, loss = _fit_once(items, gold, weights, attempt, log, init)
     return adapter
 
 
 def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,
-              config: FinetuneConfig, log: Callable[[str], None]) -> tuple[Adapter, float]:
+              config: FinetuneConfig, log: Callable[[str], None],
+              init: Adapter | None = None) -> tuple[Adapter, float]:
     """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
     if config.threads:
@@ -197,12 +200,15 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     encoder, head, tokenizer = _build(config.rank, config.alpha)
+    if init is not None:
+        _start_from(torch, encoder, head, init, config.rank)
     rows = tokenize(tokenizer, items)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
     dropout = torch.nn.Dropout(0.1)
     adapters = [p for p in encoder.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW([{"params": adapters, "lr": config.learning_rate},
-                                   {"params": head.parameters(), "lr": 1e-3}],
+                                   {"params": head.parameters(),
+                                    "lr": config.head_learning_rate}],
                                   weight_decay=0.01)
     steps = config.epochs * math.ceil(len(rows) / config.batch_size)
     warmup = max(1, steps // 10)
@@ -237,6 +243,20 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
     adapter = Adapter(config.rank, config.alpha, lora, head.weight.detach().numpy().copy(),
                       head.bias.detach().numpy().copy())
     return adapter, mean_loss
+
+
+def _start_from(torch: Any, encoder: Any, head: Any, init: Adapter, rank: int) -> None:
+    """Copy an earlier adapter's LoRA matrices and head into a freshly built model."""
+    if init.rank != rank:
+        raise ModelError(f"cannot start a rank-{rank} fit from a rank-{init.rank} adapter")
+    with torch.no_grad():
+        for number, layer in enumerate(encoder.encoder.layer):
+            for name in LORA_TARGETS:
+                module = layer.get_submodule(name)
+                module.a.copy_(torch.from_numpy(init.lora[f"{number}.{name}.a"]))
+                module.b.copy_(torch.from_numpy(init.lora[f"{number}.{name}.b"]))
+        head.weight.copy_(torch.from_numpy(init.head_weight))
+        head.bias.copy_(torch.from_numpy(init.head_bias))
 
 
 def save_adapter(adapter: Adapter, path: Path, extra: dict[str, np.ndarray] | None = None) -> None:
