@@ -5,6 +5,7 @@ were calibrated together, trains deterministically, and the first pass skips it 
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,23 @@ def test_a_stalled_encoder_fit_is_redone_with_another_seed_at_half_the_rate() ->
     assert not np.array_equal(first.head_weight, retried.head_weight)
 
 
+def test_a_fit_starts_from_a_given_adapter() -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    config = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1, retries=0)
+    start = fit_adapter(items, gold, replace(config, seed=5))
+    # With nothing to learn the fit returns its start unchanged ...
+    frozen = replace(config, learning_rate=0.0, head_learning_rate=0.0)
+    kept = fit_adapter(items, gold, frozen, init=start)
+    assert all(np.array_equal(kept.lora[k], start.lora[k]) for k in start.lora)
+    assert np.array_equal(kept.head_weight, start.head_weight)
+    # ... and a real fit from it differs from the same fit from scratch.
+    assert not np.array_equal(fit_adapter(items, gold, config, init=start).head_weight,
+                              fit_adapter(items, gold, config).head_weight)
+    with pytest.raises(ModelError, match="rank-2 fit from a rank-4 adapter"):
+        fit_adapter(items, gold, replace(config, rank=2), init=start)
+
+
 def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
     pytest.importorskip("sklearn")
     from citelens.classify.train import TrainConfig, train
@@ -188,6 +206,18 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
     assert 0.0 <= first.encoded_share <= 1.0
     assert first.combined.meta["encoder"]["rank"] == 2
+    # An intermediate task first: MultiCite's train / dev statements and a few SciCite mentions.
+    staged = train(replace(config, encoder_pretrain=("multicite",), pretrain_epochs=1,
+                           pretrain_mentions=10))
+    assert staged.used["pretrain multicite"] == 60
+    assert staged.used["pretrain scicite mentions"] == 10
+    assert staged.combined is not None
+    assert staged.combined.meta["encoder_pretraining"] == {"pretrain multicite": 60,
+                                                           "pretrain scicite mentions": 10}
+    assert not np.array_equal(staged.combined.adapter.head_weight,
+                              first.combined.adapter.head_weight)
+    with pytest.raises(ModelError, match="unknown pretraining set"):
+        train(replace(config, encoder_pretrain=("athar",)))
 
 
 def test_ingest_falls_back_to_the_lexical_model_when_the_encoder_cannot_load(

@@ -347,7 +347,8 @@ def test_labels_round_trip(store: SqliteStore) -> None:
     save(store, *article("10.5555/a", [ref("bib1", doi="10.5555/x")]))
     items = list(store.iter_statements_for_classify())
     assert len(items) == 2
-    sid, text, before, _after, spans = items[0]
+    sid, text, before, _after, spans, section = items[0]
+    assert section == "introduction"
     assert text[spans[0][0] : spans[0][1]] == "[bib1]" and before == "A sentence before."
     assert store.set_labels([(sid, "supporting", 0.71, "cue-1")]) == 1
     stats = store.stats()

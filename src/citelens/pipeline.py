@@ -142,6 +142,7 @@ def classify_statements(statements: Sequence[Statement], classifier: Classifier)
                 before=s.before,
                 after=s.after,
                 target=(s.callouts[0].start, s.callouts[0].end) if s.callouts else None,
+                section=s.section_type.value,
             )
             for s in batch
         ]

@@ -15,12 +15,16 @@ class ClassifyInput:
 
     `target` is the [start, end) span in `text` of the callout that points at the cited work
     (None when unknown); a sentence citing several works is classified once per target.
+    `section` is the type of the section the statement stands in (a SectionType value such as
+    "methods"; None when unknown): the models move their probabilities to that section's prior
+    (classify/section_prior.py).
     """
 
     text: str
     before: str = ""
     after: str = ""
     target: tuple[int, int] | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

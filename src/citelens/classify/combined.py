@@ -26,6 +26,7 @@ from citelens.classify.calibration import softmax
 from citelens.classify.finetune import Adapter, EncoderScorer, load_adapter, save_adapter
 from citelens.classify.lexical import DEFAULT_MODEL, LexicalModel, load_model
 from citelens.classify.metrics import LABELS
+from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
 from citelens.errors import ModelError
 
 DEFAULT_ENCODER_MODEL = DEFAULT_MODEL.parent / "encoder.npz"
@@ -41,16 +42,25 @@ def first_pass_probabilities(
     lexical_calibration: tuple[np.ndarray, float],
     encode: Callable[[np.ndarray], np.ndarray],
     model: CombinedModel,
+    sections: Sequence[str | None] = (),
+    factors: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Calibrated probabilities: the lexical model's (offsets, temperature) where its confidence
     reaches `model.first_pass`, the combined scores' elsewhere. `encode(rows)` gives the encoder
-    logits of those rows only. Returns the probabilities and how many rows were encoded."""
+    logits of those rows only. With `factors`, both are first moved to each row's section prior
+    (`sections`, one per row), so a statement the prior makes sure of skips the encoder.
+    Returns the probabilities and how many rows were encoded."""
     offsets, temperature = lexical_calibration
     p = softmax((lexical_scores + offsets) / temperature)
+    if factors:
+        p = shift_to_sections(p, sections, factors)
     unsure = np.flatnonzero(p.max(axis=1) < model.first_pass)
     if unsure.size:
         scores = combine(lexical_scores[unsure], encode(unsure), model.mix)
-        p[unsure] = softmax((scores + model.offsets) / model.temperature)
+        q = softmax((scores + model.offsets) / model.temperature)
+        if factors:
+            q = shift_to_sections(q, [sections[i] for i in unsure], factors)
+        p[unsure] = q
     return p, int(unsure.size)
 
 
@@ -110,8 +120,11 @@ class CombinedClassifier:
                              f"{lexical_path}: rebuild both with `citelens train`")
         self.lexical: LexicalModel = load_model(lexical_path)
         self.scorer = EncoderScorer(self.model.adapter, threads=threads)
+        prior = prior_path(lexical_path)
+        self.factors = load_factors(prior)
         self.version = (f"lexical+minilm-lora-{digest[:6]}"
-                        f"{hashlib.sha256(path.read_bytes()).hexdigest()[:6]}")
+                        f"{hashlib.sha256(path.read_bytes()).hexdigest()[:6]}"
+                        + (f"+sp{file_digest(prior)[:6]}" if self.factors else ""))
         self.encoded = 0  # statements that went through the encoder (for benchmarks)
 
     def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
@@ -120,7 +133,8 @@ class CombinedClassifier:
             return np.zeros((0, len(LABELS)))
         p, encoded = first_pass_probabilities(
             self.lexical.scores(items), (self.lexical.offsets, self.lexical.temperature),
-            lambda rows: self.scorer.logits([items[i] for i in rows]), self.model)
+            lambda rows: self.scorer.logits([items[i] for i in rows]), self.model,
+            [item.section for item in items], self.factors)
         self.encoded += encoded
         return p
 

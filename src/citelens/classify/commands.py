@@ -50,6 +50,13 @@ batch_option = click.option(
 @click.option("--encoder-mentions", default=ENCODER_MENTIONS, show_default=True,
               type=click.IntRange(0),
               help="SciCite method / background mentions the encoder also learns from.")
+@click.option("--encoder-pretrain", "encoder_pretrain", multiple=True,
+              type=click.Choice(["multicite"]), default=(), show_default="none",
+              help="Train the encoder on this set first (its train and dev splits), then on "
+                   "the clinical statements.")
+@click.option("--pretrain-epochs", default=2, show_default=True, type=click.IntRange(1, 50))
+@click.option("--pretrain-mentions", default=0, show_default=True, type=click.IntRange(0),
+              help="SciCite method / background mentions added to the pretraining set.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=click.IntRange(30), default=None,
               help="Use only the first N statements of each corpus (a quick run).")
@@ -58,18 +65,22 @@ batch_option = click.option(
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
-                  encoder_epochs: int, encoder_mentions: int, seed: int,
+                  encoder_epochs: int, encoder_mentions: int, encoder_pretrain: tuple[str, ...],
+                  pretrain_epochs: int, pretrain_mentions: int, seed: int,
                   limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
     from citelens.classify.combined import DEFAULT_ENCODER_MODEL, file_digest, save_combined
     from citelens.classify.finetune import FinetuneConfig
     from citelens.classify.lexical import DEFAULT_MODEL, save_model
+    from citelens.classify.section_prior import prior_path, save_prior
     from citelens.classify.train import TrainConfig, train
 
     finetune = FinetuneConfig(epochs=encoder_epochs, seed=seed) if encoder else None
     config = TrainConfig(data_dir.resolve(), seed=seed, limit=limit, held_out=held_out,
-                         encoder=finetune, encoder_mentions=encoder_mentions)
+                         encoder=finetune, encoder_mentions=encoder_mentions,
+                         encoder_pretrain=tuple(encoder_pretrain), pretrain_epochs=pretrain_epochs,
+                         pretrain_mentions=pretrain_mentions)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")
@@ -89,6 +100,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
     target = out or DEFAULT_MODEL
     save_model(report.model, target)
     click.echo(f"\nwrote {target} ({target.stat().st_size} bytes) in {report.seconds:.0f} s")
+    save_prior(report.section_prior, prior_path(target))
+    click.echo(f"wrote {prior_path(target)}")
     if report.combined is not None:
         report.combined.lexical_digest = file_digest(target)
         encoder_target = encoder_out or (
@@ -163,8 +176,9 @@ def reclassify_store(store: Store, classifier: Classifier, batch_size: int = 256
     rows = list(store.iter_statements_for_classify(unlabelled_only=unlabelled_only))
     for at in range(0, len(rows), batch_size):
         chunk = rows[at : at + batch_size]
-        items = [ClassifyInput(text, before or "", after or "", spans[0] if spans else None)
-                 for _, text, before, after, spans in chunk]
+        items = [ClassifyInput(text, before or "", after or "", spans[0] if spans else None,
+                               section)
+                 for _, text, before, after, spans, section in chunk]
         predictions = classifier.predict(items)
         total += store.set_labels(
             (row[0], p.label.value, p.confidence, classifier.version)

@@ -24,6 +24,7 @@ from citelens.classify.base import ClassifyInput, Prediction
 from citelens.classify.calibration import softmax
 from citelens.classify.features import cue_matrix, marked_text
 from citelens.classify.metrics import LABELS
+from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
 from citelens.errors import ModelError
 
 MODEL_FORMAT = 1
@@ -323,12 +324,16 @@ class LexicalClassifier:
 
     def __init__(self, path: Path = DEFAULT_MODEL) -> None:
         self.model = load_model(path)
-        self.version = "lexical-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        prior = prior_path(path)
+        self.factors = load_factors(prior)
+        self.version = "lexical-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10] + (
+            "+sp" + hashlib.sha256(prior.read_bytes()).hexdigest()[:6] if self.factors else "")
 
     def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:
         if not items:
             return []
-        p = self.model.probabilities(items)
+        p = shift_to_sections(self.model.probabilities(items), [i.section for i in items],
+                              self.factors)
         chosen = p.argmax(axis=1)
         return [Prediction(LABELS[c], float(np.clip(p[i, c], 0.0, 1.0)))
                 for i, c in enumerate(chosen)]

@@ -14,7 +14,9 @@ from typing import Any
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.classify.metrics import Evaluation, evaluate_predictions
 from citelens.errors import InputError
-from citelens.model import Label
+from citelens.model import Label, SectionType
+
+SECTION_TYPES = tuple(kind.value for kind in SectionType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,9 @@ class LineError:
 
 
 def parse_statement_line(line: str, number: int) -> tuple[dict[str, Any], ClassifyInput]:
-    """One JSON line {"id", "text", "before"?, "after"?, "target"?} -> (record, input).
+    """One JSON line {"id", "text", "before"?, "after"?, "target"?, "section"?} ->
+    (record, input). `section` is a section type (introduction, methods, results, discussion,
+    conclusion, other).
 
     Raises ValueError with the problem (the caller adds the line number).
     """
@@ -40,9 +44,12 @@ def parse_statement_line(line: str, number: int) -> tuple[dict[str, Any], Classi
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValueError('missing or empty "text"')
-    for key in ("before", "after", "target"):
+    for key in ("before", "after", "target", "section"):
         if record.get(key) is not None and not isinstance(record[key], str):
             raise ValueError(f'"{key}" must be a string')
+    section = record.get("section") or None
+    if section is not None and section not in SECTION_TYPES:
+        raise ValueError(f'"section" {section!r} is not one of {", ".join(SECTION_TYPES)}')
     span = None
     target = record.get("target")
     if target:
@@ -50,7 +57,8 @@ def parse_statement_line(line: str, number: int) -> tuple[dict[str, Any], Classi
         if start < 0:
             raise ValueError(f'target {target!r} does not occur in "text"')
         span = (start, start + len(target))
-    item = ClassifyInput(text, record.get("before") or "", record.get("after") or "", span)
+    item = ClassifyInput(text, record.get("before") or "", record.get("after") or "", span,
+                         section)
     return record, item
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
 from citelens.classify.data import LabeledContext, load_source
-from citelens.classify.finetune import EncoderScorer, FinetuneConfig, fit_adapter
+from citelens.classify.finetune import Adapter, EncoderScorer, FinetuneConfig, fit_adapter
 from citelens.classify.lexical import LexicalModel, fit_lexical
 from citelens.classify.metrics import (
     LABEL_INDEX,
@@ -26,6 +26,7 @@ from citelens.classify.metrics import (
     evaluate_predictions,
     grouped_folds,
 )
+from citelens.classify.section_prior import estimate_factors, scicite_rows
 from citelens.errors import ModelError
 
 # Mentions the encoder also learns from: SciCite's method and background citations from its
@@ -69,6 +70,14 @@ class TrainConfig:
     # encoding everything in clinical CV (0.699 against 0.695) and sends 41% of clinical and
     # 37% of eLife statements to the encoder (0.9: 57% and 54%); benchmarks/first_pass.py.
     first_pass: float = 0.85
+    # Before it learns from clinical statements, the encoder can first be trained on other
+    # labelled sets (an intermediate task): "multicite" (its train and dev splits; the test
+    # split stays held out). Empty: the encoder starts from scratch.
+    encoder_pretrain: tuple[str, ...] = ()
+    pretrain_epochs: int = 2
+    # SciCite method / background mentions added to the pretraining statements (none with the
+    # encoder's own mentions).
+    pretrain_mentions: int = 0
 
 
 @dataclass(slots=True)
@@ -83,6 +92,9 @@ class TrainReport:
     out_of_fold: dict[str, np.ndarray] = field(default_factory=dict)
     held_out: dict[str, Evaluation] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
+    # Per section type: SciCite citations, their share of result comparisons, the factor
+    # (classify/section_prior.py); written beside the lexical model.
+    section_prior: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -107,13 +119,20 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     log("training statements: " + ", ".join(f"{k} {v}" for k, v in used.items()))
     gold = labels_of(clinical)
     mentions: list[LabeledContext] = []
-    if config.encoder is not None and config.encoder_mentions:
+    pretrain_mentions: list[LabeledContext] = []
+    if config.encoder is not None and (config.encoder_mentions or config.pretrain_mentions):
         pool = [r for r in load_source(config.labeled_dir, "scicite") if r.split == "train"]
         pick = np.random.default_rng(config.seed).permutation(len(pool))
         wanted = min(config.encoder_mentions, config.limit or config.encoder_mentions)
         mentions = [pool[i] for i in sorted(pick[:wanted])]
         used["scicite (encoder only)"] = len(mentions)
         log(f"encoder also learns from {len(mentions)} SciCite method / background mentions")
+        more = min(config.pretrain_mentions, config.limit or config.pretrain_mentions)
+        pretrain_mentions = [pool[i] for i in sorted(pick[wanted : wanted + more])]
+    pretrained = _pretrain(config, pretrain_mentions, used, log)
+    section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
+    log("section prior (factor on supporting / contrasting): " + ", ".join(
+        f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
 
     def fit(main: Sequence[LabeledContext], keep: Callable[[LabeledContext], bool]) -> LexicalModel:
         extra = [r for name in config.auxiliary for r in auxiliary[name] if keep(r)]
@@ -140,7 +159,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         if config.encoder is not None:
             encoder_rows = [*train_rows, *mentions]
             adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
-                                  config.encoder, log)
+                                  config.encoder, log, init=pretrained)
             encoder_oof[held] = EncoderScorer(adapter).logits([items[i] for i in held])
         log(f"clinical fold {f + 1}/{config.folds} done")
     lexical_cv, lexical_p = crossfit(out_of_fold, gold, folds)
@@ -164,7 +183,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     if config.encoder is not None:
         everything_encoded = [*clinical, *mentions]
         adapter = fit_adapter([r.item for r in everything_encoded], labels_of(everything_encoded),
-                              config.encoder, log)
+                              config.encoder, log, init=pretrained)
         scorer = EncoderScorer(adapter)
         combined = CombinedModel(adapter, config.mix, mixed_offsets, mixed_temperature,
                                  config.first_pass, lexical_digest="")
@@ -213,6 +232,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                 "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power",
                 "seed")},
             "encoder_training": f"clinical {len(clinical)}, scicite mentions {len(mentions)}",
+            "encoder_pretraining": {k: v for k, v in used.items() if k.startswith("pretrain")},
             "mix": config.mix,
             "first_pass": config.first_pass,
             "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
@@ -221,9 +241,33 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         }
     return TrainReport(final, clinical_cv, combined=combined, lexical_cv=lexical_cv,
                        encoded_share=encoded_share, held_out=held_out, used=used,
+                       section_prior=section_prior,
                        seconds=time.perf_counter() - started,
                        out_of_fold={"lexical": out_of_fold, "encoder": encoder_oof,
                                     "fold": folds, "gold": gold})
+
+
+def _pretrain(config: TrainConfig, mentions: Sequence[LabeledContext], used: dict[str, int],
+              log: Callable[[str], None]) -> Adapter | None:
+    """The intermediate-task adapter every clinical fit starts from (None without one). No
+    clinical statement is in it, so the clinical folds stay unseen."""
+    if config.encoder is None or not config.encoder_pretrain:
+        return None
+    records: list[LabeledContext] = []
+    for name in config.encoder_pretrain:
+        if name != "multicite":
+            raise ModelError(f"unknown pretraining set {name!r} (known: multicite)")
+        rows = [r for r in load_source(config.labeled_dir, name) if r.split != "test"]
+        records.extend(rows[: config.limit])
+        used[f"pretrain {name}"] = len(rows[: config.limit])
+    records.extend(mentions)
+    if mentions:
+        used["pretrain scicite mentions"] = len(mentions)
+    log(f"encoder pretraining on {len(records)} statements, {config.pretrain_epochs} epochs")
+    # No stall guard here: the mapped intent labels are noisy, and a loss that stays high on
+    # them says nothing about the clinical fits that follow.
+    return fit_adapter([r.item for r in records], labels_of(records),
+                       replace(config.encoder, epochs=config.pretrain_epochs, retries=0), log)
 
 
 def crossfit(scores: np.ndarray, gold: np.ndarray,

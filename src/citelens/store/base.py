@@ -50,7 +50,9 @@ class Store(Protocol):
 
     def iter_statements_for_classify(
         self, *, unlabelled_only: bool = False
-    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]: ...
+    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]], str]]:
+        """(id, text, before, after, callout spans, section type) of each statement."""
+        ...
 
     def export_statements(self) -> Iterator[dict[str, Any]]: ...
 

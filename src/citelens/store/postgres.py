@@ -502,12 +502,13 @@ class PostgresStore:
 
     def iter_statements_for_classify(
         self, *, unlabelled_only: bool = False
-    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]:
+    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]], str]]:
         with self.reader() as conn, conn.cursor("citelens_classify") as cur:
             cur.itersize = _FETCH_ROWS
             cur.execute(classify_sql(unlabelled_only=unlabelled_only))
-            for statement_id, text, before, after, callouts in cur:
-                yield statement_id, text, before, after, [(int(s), int(e)) for s, e in callouts]
+            for statement_id, text, before, after, callouts, section in cur:
+                spans = [(int(s), int(e)) for s, e in callouts]
+                yield statement_id, text, before, after, spans, section
 
 
 def _drop_duplicate_statements(conn: psycopg.Connection[Any], cited_work_ids: list[int]) -> None:

@@ -459,6 +459,8 @@ EXPORT_STATEMENTS_SQL = (
 
 
 def classify_sql(*, unlabelled_only: bool) -> str:
-    """The statements a classifier reads, in id order: (id, text, before, after, callouts)."""
+    """The statements a classifier reads, in id order: (id, text, before, after, callouts,
+    section type)."""
     where = " WHERE label IS NULL" if unlabelled_only else ""
-    return f"SELECT id, text, before, after, callouts FROM statements{where} ORDER BY id"
+    return (f"SELECT id, text, before, after, callouts, section_type FROM statements{where} "
+            "ORDER BY id")

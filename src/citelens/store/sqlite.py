@@ -459,12 +459,12 @@ class SqliteStore:
 
     def iter_statements_for_classify(
         self, *, unlabelled_only: bool = False
-    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]]]]:
+    ) -> Iterator[tuple[int, str, str, str, list[tuple[int, int]], str]]:
         sql = classify_sql(unlabelled_only=unlabelled_only)
         with self.reader() as conn:
-            for statement_id, text, before, after, callouts in conn.execute(sql):
+            for statement_id, text, before, after, callouts, section in conn.execute(sql):
                 spans = [(int(s), int(e)) for s, e in json.loads(callouts)]
-                yield statement_id, text, before, after, spans
+                yield statement_id, text, before, after, spans, section
 
 
 def _drop_duplicate_statements(conn: sqlite3.Connection, cited_work_id: int) -> None:
