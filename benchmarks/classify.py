@@ -43,12 +43,13 @@ def real_statements(limit: int) -> list[ClassifyInput]:
 
 
 def elife_statements(limit: int) -> list[ClassifyInput]:
-    """The statements ingest extracts from the eLife-200 articles, in file order."""
+    """The statements ingest extracts from the eLife-200 articles, in file order, each with its
+    section type as ingest passes it."""
     items: list[ClassifyInput] = []
     for path in sorted(ELIFE_200.glob("*.xml")):
         for s in extract(parse_jats(path.read_bytes())):
             target = (s.callouts[0].start, s.callouts[0].end) if s.callouts else None
-            items.append(ClassifyInput(s.text, s.before, s.after, target))
+            items.append(ClassifyInput(s.text, s.before, s.after, target, s.section_type.value))
         if len(items) >= limit:
             break
     return items[:limit]

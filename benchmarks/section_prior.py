@@ -21,11 +21,9 @@ import platform
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from classify import ELIFE_200, LABELED, classifier_named  # benchmarks/classify.py
+from classify import LABELED, classifier_named, elife_statements  # benchmarks/classify.py
 
 from citelens.classify.base import ClassifyInput
-from citelens.extract import extract
-from citelens.parse.jats import parse_jats
 from citelens.sections import section_type
 
 KINDS = ("introduction", "methods", "results", "discussion", "conclusion", "other")
@@ -47,15 +45,6 @@ def scicite_test() -> list[tuple[ClassifyInput, bool]]:
     return rows
 
 
-def elife_by_section() -> list[ClassifyInput]:
-    items = []
-    for path in sorted(ELIFE_200.glob("*.xml")):
-        for s in extract(parse_jats(path.read_bytes())):
-            target = (s.callouts[0].start, s.callouts[0].end) if s.callouts else None
-            items.append(ClassifyInput(s.text, s.before, s.after, target, s.section_type.value))
-    return items
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classifier", action="append", default=None)
@@ -64,7 +53,7 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     scicite = scicite_test()
-    elife = elife_by_section()
+    elife = elife_statements(10**9)
     print(f"SciCite test: {len(scicite)} citations; eLife-200: {len(elife)} statements")
     for name in args.classifier or ["default", "lexical"]:
         classifier = classifier_named(name, args.models)

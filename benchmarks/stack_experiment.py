@@ -1,11 +1,13 @@
 """Mix the lexical model's out-of-fold clinical scores with fine-tuned encoder logits.
 
-Usage: python benchmarks/stack_experiment.py SCORES.npz [FT_DIR ...]
+Usage: python benchmarks/stack_experiment.py SCORES.npz [FT_DIR | OTHER_SCORES.npz ...]
 
 SCORES.npz is written by `citelens train --lexical-only --scores-out SCORES.npz` (the shipped
 recipe's out-of-fold lexical scores, folds and gold labels). Each FT_DIR holds fold{F}.npy
 logits written by benchmarks/finetune_minilm.py (their mean is used); without FT_DIRs the
 encoder's out-of-fold logits saved in SCORES.npz by `citelens train --scores-out` are used.
+OTHER_SCORES.npz: more `citelens train --scores-out` files (same folds) whose encoder logits are
+averaged with SCORES.npz's: an ensemble of encoders.
 For mixing weights w, the score is lexical + w * encoder (w = 1000: the encoder alone), and
 offsets and temperature are fitted per fold on the other folds present, as `citelens train`
 does; with a single fold they are fitted on that fold itself (in-sample, so optimistic: compare
@@ -34,7 +36,15 @@ def in_sample(scores: np.ndarray, gold: np.ndarray) -> Evaluation:
 def main(scores_path: str, dirs: list[str]) -> None:
     saved = np.load(scores_path)
     lexical, folds, gold = saved["lexical"], saved["fold"], saved["gold"]
+    others = [d for d in dirs if d.endswith(".npz")]
+    dirs = [d for d in dirs if not d.endswith(".npz")]
     encoder = saved["encoder"] if not dirs and "encoder" in saved.files else np.zeros_like(lexical)
+    for other in others:
+        again = np.load(other)
+        if not np.array_equal(again["fold"], folds):
+            sys.exit(f"{other}: other folds than {scores_path}")
+        encoder = encoder + again["encoder"]
+    encoder = encoder / (1 + len(others))
     present = set(range(int(folds.max()) + 1))
     for d in dirs:
         got = {f for f in present if (Path(d) / f"fold{f}.npy").is_file()}
