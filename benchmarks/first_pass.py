@@ -8,7 +8,7 @@ shipped ones). For each threshold t, statements whose calibrated lexical confide
 the lexical answer and the rest get the combined one, both calibrated per fold on the other
 folds (as `citelens train` scores the shipped model). Prints clinical macro-F1, per-class F1,
 ECE and the share encoded, and the share of N eLife-200 statements the same threshold would send
-to the encoder (which is what sets ingest speed).
+to the encoder after the section prior (which is what sets ingest speed).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from citelens.classify.combined import DEFAULT_ENCODER_MODEL, combine, load_combined
 from citelens.classify.lexical import DEFAULT_MODEL, load_model
 from citelens.classify.metrics import LABELS
+from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
 from citelens.classify.train import crossfit, first_pass_evaluation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +43,11 @@ def main() -> None:
     lexical_p = crossfit(lexical, gold, folds)[1]
     mixed_p = crossfit(combine(lexical, encoder, mix), gold, folds)[1]
     model = load_model(lexical_path)
-    elife_p = model.probabilities(elife_statements(args.elife))
+    elife = elife_statements(args.elife)
+    # Ingest moves the lexical probabilities to each statement's section prior before the
+    # first pass decides (classify/section_prior.py).
+    elife_p = shift_to_sections(model.probabilities(elife), [i.section for i in elife],
+                                load_factors(prior_path(lexical_path)))
     print(f"mix {mix}; {len(gold)} clinical statements, {len(elife_p)} eLife statements")
     for t in (0.0, 0.7, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 1.01):
         ev, share = first_pass_evaluation(lexical_p, mixed_p, gold, t)

@@ -38,9 +38,8 @@ def _item(text: str, callout: str, section: str | None = None) -> ClassifyInput:
 
 
 # Read as agreement without a section (see the strict xfail in test_classify_encoder.py).
-# "We used the same antibody as in a previous study [7]." stays supporting (0.55) even in a
-# methods section: the encoder is too sure of it for the prior to turn (MODEL_CARD.md).
-REUSE = [_item("Antibodies were the same as in [7].", "[7]"),
+REUSE = [_item("We used the same antibody as in a previous study [7].", "[7]"),
+         _item("Antibodies were the same as in [7].", "[7]"),
          _item("Cells were cultured as described previously [5].", "[5]"),
          _item("As in [15], cells were fixed.", "[15]")]
 
@@ -99,7 +98,7 @@ def test_reuse_in_a_methods_section_is_mentioning() -> None:
     for name in ("lexical", "default"):
         classifier = load_classifier(name)
         in_methods = [ClassifyInput(i.text, target=i.target, section="methods") for i in REUSE]
-        assert [p.label for p in classifier.predict(in_methods)] == [Label.MENTIONING] * 3
+        assert [p.label for p in classifier.predict(in_methods)] == [Label.MENTIONING] * 4
         # Agreement in a discussion keeps its label; the prior is in the model version.
         agree = _item("Our results are consistent with those of Smith et al. [3].", "[3]",
                       "discussion")

@@ -50,14 +50,16 @@ batch_option = click.option(
 @click.option("--encoder-mentions", default=ENCODER_MENTIONS, show_default=True,
               type=click.IntRange(0),
               help="SciCite method / background mentions the encoder also learns from.")
-@click.option("--encoder-pretrain", "encoder_pretrain", multiple=True,
-              type=click.Choice(["multicite"]), default=(), show_default="none",
+@click.option("--encoder-pretrain", type=click.Choice(["multicite", "none"]),
+              default="multicite", show_default=True,
               help="Train the encoder on this set first (its train and dev splits), then on "
-                   "the clinical statements.")
+                   "the clinical statements; none: start from scratch.")
 @click.option("--pretrain-epochs", default=2, show_default=True, type=click.IntRange(1, 50))
-@click.option("--pretrain-mentions", default=0, show_default=True, type=click.IntRange(0),
+@click.option("--pretrain-mentions", default=2000, show_default=True, type=click.IntRange(0),
               help="SciCite method / background mentions added to the pretraining set.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--encoder-seed", type=int, default=None, show_default="--seed",
+              help="Seed of the encoder's fits alone (folds and samples keep --seed).")
 @click.option("--limit", type=click.IntRange(30), default=None,
               help="Use only the first N statements of each corpus (a quick run).")
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
@@ -65,8 +67,9 @@ batch_option = click.option(
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
-                  encoder_epochs: int, encoder_mentions: int, encoder_pretrain: tuple[str, ...],
+                  encoder_epochs: int, encoder_mentions: int, encoder_pretrain: str,
                   pretrain_epochs: int, pretrain_mentions: int, seed: int,
+                  encoder_seed: int | None,
                   limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
@@ -76,10 +79,12 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
     from citelens.classify.section_prior import prior_path, save_prior
     from citelens.classify.train import TrainConfig, train
 
-    finetune = FinetuneConfig(epochs=encoder_epochs, seed=seed) if encoder else None
+    finetune = (FinetuneConfig(epochs=encoder_epochs, seed=seed if encoder_seed is None
+                               else encoder_seed) if encoder else None)
     config = TrainConfig(data_dir.resolve(), seed=seed, limit=limit, held_out=held_out,
                          encoder=finetune, encoder_mentions=encoder_mentions,
-                         encoder_pretrain=tuple(encoder_pretrain), pretrain_epochs=pretrain_epochs,
+                         encoder_pretrain=() if encoder_pretrain == "none" else (encoder_pretrain,),
+                         pretrain_epochs=pretrain_epochs,
                          pretrain_mentions=pretrain_mentions)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
