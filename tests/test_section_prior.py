@@ -120,7 +120,7 @@ def test_lexical_model_without_a_prior_file_is_unshifted(tmp_path: Path) -> None
 def test_classify_cli_reads_the_section_and_names_a_bad_one() -> None:
     lines = [
         json.dumps({"id": "m", "text": "As in [15], cells were fixed.", "target": "[15]",
-                    "section": "methods"}),
+                    "section": "Methods"}),
         json.dumps({"id": "x", "text": "As in [15], cells were fixed.", "section": "appendix"}),
         json.dumps({"id": "n", "text": "As in [15], cells were fixed.", "section": 3}),
     ]

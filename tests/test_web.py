@@ -16,7 +16,7 @@ from tests.webfixtures import TARGET_DOI, XSS, build_small_index, real_index
 
 from citelens.errors import StoreError
 from citelens.store.sqlite import SqliteStore
-from citelens.web.app import create_app
+from citelens.web.app import create_app, percent
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +281,8 @@ def test_every_api_route_and_serve_option_is_documented(client: TestClient) -> N
     for option in serve.params:
         for flag in option.opts:
             assert flag in doc, f"serve {flag} is not in docs/web.md"
+
+
+def test_confidence_is_shown_without_claiming_certainty() -> None:
+    assert [percent(v) for v in (0.998, 1.0, 0.004, 0.0, 0.714, None)] == [
+        ">99%", "100%", "<1%", "0%", "71%", ""]

@@ -47,7 +47,7 @@ def parse_statement_line(line: str, number: int) -> tuple[dict[str, Any], Classi
     for key in ("before", "after", "target", "section"):
         if record.get(key) is not None and not isinstance(record[key], str):
             raise ValueError(f'"{key}" must be a string')
-    section = record.get("section") or None
+    section = (record.get("section") or "").strip().lower() or None
     if section is not None and section not in SECTION_TYPES:
         raise ValueError(f'"section" {section!r} is not one of {", ".join(SECTION_TYPES)}')
     span = None

@@ -139,6 +139,19 @@ def paper_url(doi: str, suffix: str = "") -> str:
     return "/papers/" + quote(doi, safe="/") + suffix
 
 
+def percent(value: float | None) -> str:
+    """A probability as a whole percentage; never a certainty it does not state (0.998 is
+    ">99%", not "100%")."""
+    if value is None:
+        return ""
+    shown = round(value * 100)
+    if shown >= 100 and value < 1:
+        return ">99%"
+    if shown <= 0 < value:
+        return "<1%"
+    return f"{shown}%"
+
+
 def create_app(db_path: str | Path) -> FastAPI:
     """The citelens web application over the SQLite index at `db_path`."""
     index = ReadOnlyIndex(db_path)
@@ -160,7 +173,7 @@ def create_app(db_path: str | Path) -> FastAPI:
         section_names=SECTION_NAMES,
         version=__version__,
     )
-    env.filters["pct"] = lambda v: f"{round(v * 100)}%" if v is not None else ""
+    env.filters["pct"] = percent
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
