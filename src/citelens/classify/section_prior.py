@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from citelens.classify.metrics import LABEL_INDEX
 from citelens.errors import InputError, ModelError
-from citelens.model import SectionType
+from citelens.model import Label, SectionType
 from citelens.sections import section_type
 
 DEFAULT_SECTION_PRIOR = Path(__file__).parent / "models" / "section_prior.json"
-# The classes the factor scales (indexes into metrics.LABELS: supporting, contrasting).
-_COMPARING = (0, 2)
+# The classes the factor scales: the two that compare findings.
+_COMPARING = [LABEL_INDEX[Label.SUPPORTING], LABEL_INDEX[Label.CONTRASTING]]
 # A section type needs this many SciCite citations for a factor; fewer leave it unshifted.
 MIN_CITATIONS = 200
 # The calibration data's own share of supporting + contrasting (clinical statements:
@@ -58,7 +59,8 @@ def estimate_factors(rows: Iterable[tuple[str | None, str]],
         if n < min_citations or kind == SectionType.OTHER.value:
             continue
         share = results[kind] / n
-        # Never above the calibration data's own rate: only rarer comparisons shift.
+        # Capped at 1: a section where comparisons are as common as in discussions is left as
+        # it is (only rarer comparisons shift).
         out[kind] = {"citations": n, "result_share": round(share, 4),
                      "factor": round(min(1.0, share / base), 4)}
     return out
@@ -71,15 +73,16 @@ def shift_to_sections(p: np.ndarray, sections: Sequence[str | None],
     (1 - k c) / (1 - c) with c the calibration data's comparing share, then renormalised.
     Rows whose section has no factor are returned unchanged."""
     out = np.array(p, dtype=float, copy=True)
-    for row, section in enumerate(sections):
-        k = factors.get(section or "")
-        if k is None or k >= 1.0:
-            continue
-        weights = np.full(out.shape[1], (1 - k * CALIBRATION_COMPARING) /
-                          (1 - CALIBRATION_COMPARING))
-        weights[list(_COMPARING)] = k
-        shifted = out[row] * weights
-        out[row] = shifted / shifted.sum()
+    k = np.array([factors.get(section or "", 1.0) for section in sections], dtype=float)
+    rows = np.flatnonzero(k < 1.0)
+    if rows.size == 0:
+        return out
+    k = k[rows, None]
+    weights = np.repeat((1 - k * CALIBRATION_COMPARING) / (1 - CALIBRATION_COMPARING),
+                        out.shape[1], axis=1)
+    weights[:, _COMPARING] = k
+    shifted = out[rows] * weights
+    out[rows] = shifted / shifted.sum(axis=1, keepdims=True)
     return out
 
 
