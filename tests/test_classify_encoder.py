@@ -23,8 +23,10 @@ from citelens.classify.combined import (
     save_combined,
 )
 from citelens.classify.finetune import (
+    Adapter,
     EncoderScorer,
     FinetuneConfig,
+    average_adapters,
     fit_adapter,
     load_adapter,
     prior_loss,
@@ -190,6 +192,45 @@ def test_a_fit_starts_from_a_given_adapter() -> None:
                               fit_adapter(items, gold, config).head_weight)
     with pytest.raises(ModelError, match="rank-2 fit from a rank-4 adapter"):
         fit_adapter(items, gold, replace(config, rank=2), init=start)
+
+
+def test_each_epoch_is_shown_and_the_last_is_what_the_fit_returns() -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    config = FinetuneConfig(rank=4, epochs=2, batch_size=8, seed=3, threads=1, retries=0)
+    seen: list[tuple[int, Adapter]] = []
+    last = fit_adapter(items, gold, config, on_epoch=lambda e, a: seen.append((e, a)))
+    assert [e for e, _ in seen] == [1, 2]
+    assert not np.array_equal(seen[0][1].head_weight, seen[1][1].head_weight)
+    assert all(np.array_equal(seen[1][1].lora[k], last.lora[k]) for k in last.lora)
+    assert np.array_equal(fit_adapter(items, gold, config).head_weight, last.head_weight)
+
+
+def _random_adapter(rng: np.random.Generator, rank: int = 2) -> Adapter:
+    lora = {"0.x.a": rng.normal(size=(rank, 5)), "0.x.b": rng.normal(size=(4, rank))}
+    return Adapter(rank, 2.0 * rank, lora, rng.normal(size=(3, 8)), rng.normal(size=3))
+
+
+def test_averaged_adapters_mean_their_factors_or_exactly_their_weight_updates() -> None:
+    rng = np.random.default_rng(0)
+    adapters = [_random_adapter(rng) for _ in range(3)]
+    plain = average_adapters(adapters)
+    assert plain.rank == 2 and plain.alpha == 4.0
+    assert np.allclose(plain.lora["0.x.a"], sum(a.lora["0.x.a"] for a in adapters) / 3)
+    assert np.allclose(plain.head_bias, sum(a.head_bias for a in adapters) / 3)
+
+    def update(a: Adapter) -> np.ndarray:
+        return a.alpha / a.rank * a.lora["0.x.b"] @ a.lora["0.x.a"]
+
+    exact = average_adapters(adapters, exact=True)
+    assert exact.rank == 6 and exact.lora["0.x.a"].shape == (6, 5)
+    assert np.allclose(update(exact), sum(update(a) for a in adapters) / 3)
+    assert not np.allclose(update(plain), update(exact))
+    assert np.allclose(exact.head_weight, plain.head_weight)
+    with pytest.raises(ModelError, match="different rank"):
+        average_adapters([adapters[0], _random_adapter(rng, rank=3)])
+    with pytest.raises(ModelError, match="no adapters"):
+        average_adapters([])
 
 
 def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:

@@ -167,10 +167,13 @@ def fit_adapter(
     config: FinetuneConfig = FinetuneConfig(),
     log: Callable[[str], None] = lambda _: None,
     init: Adapter | None = None,
+    on_epoch: Callable[[int, Adapter], None] | None = None,
 ) -> Adapter:
     """Train LoRA adapters and the head with class-weighted cross-entropy (seeded), starting
     from `init` (an adapter trained on another task) when given. A fit that stalls (see
-    FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the learning rate."""
+    FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the learning rate.
+    `on_epoch(epoch, adapter)` sees the adapter as it stands after each epoch (1-based; a
+    redone fit starts again at 1)."""
     if len(items) == 0:
         raise ModelError("no statements to train the encoder on")
     # A class missing from a small sample is weighted as if it had one statement.
@@ -178,7 +181,7 @@ def fit_adapter(
     weights = (counts.sum() / (3 * counts)) ** config.class_power
     ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
     attempt = config
-    adapter, loss = _fit_once(items, gold, weights, attempt, log, init)
+    adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch)
     for _ in range(config.retries):
         if loss <= ceiling:
             break
@@ -186,13 +189,14 @@ def fit_adapter(
                           learning_rate=attempt.learning_rate / 2)
         log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
             f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
-        adapter, loss = _fit_once(items, gold, weights, attempt, log, init)
+        adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch)
     return adapter
 
 
 def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,
               config: FinetuneConfig, log: Callable[[str], None],
-              init: Adapter | None = None) -> tuple[Adapter, float]:
+              init: Adapter | None = None,
+              on_epoch: Callable[[int, Adapter], None] | None = None) -> tuple[Adapter, float]:
     """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
     if config.threads:
@@ -234,15 +238,45 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
         mean_loss = total / len(batches)
         log(f"encoder epoch {epoch + 1}/{config.epochs}: loss {mean_loss:.4f} "
             f"({time.perf_counter() - started:.0f} s)")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, _snapshot(encoder, head, config))
+    return _snapshot(encoder, head, config), mean_loss
+
+
+def _snapshot(encoder: Any, head: Any, config: FinetuneConfig) -> Adapter:
+    """A copy of what training has made of the adapters and the head so far."""
     lora: dict[str, np.ndarray] = {}
     for number, layer in enumerate(encoder.encoder.layer):
         for name in LORA_TARGETS:
             module = layer.get_submodule(name)
             lora[f"{number}.{name}.a"] = module.a.detach().numpy().copy()
             lora[f"{number}.{name}.b"] = module.b.detach().numpy().copy()
-    adapter = Adapter(config.rank, config.alpha, lora, head.weight.detach().numpy().copy(),
-                      head.bias.detach().numpy().copy())
-    return adapter, mean_loss
+    return Adapter(config.rank, config.alpha, lora, head.weight.detach().numpy().copy(),
+                   head.bias.detach().numpy().copy())
+
+
+def average_adapters(adapters: Sequence[Adapter], exact: bool = False) -> Adapter:
+    """The mean of adapters of one rank (stochastic weight averaging when they are snapshots of
+    one fit): of each LoRA matrix, or with `exact` of each weight update B @ A (the factors
+    side by side, so the rank adds up) and the head."""
+    if not adapters:
+        raise ModelError("no adapters to average")
+    first, n = adapters[0], len(adapters)
+    if any(a.rank != first.rank or a.alpha != first.alpha for a in adapters):
+        raise ModelError("cannot average adapters of different rank or alpha")
+    head_weight = np.mean([a.head_weight for a in adapters], axis=0)
+    head_bias = np.mean([a.head_bias for a in adapters], axis=0)
+    if not exact:
+        lora = {key: np.mean([a.lora[key] for a in adapters], axis=0) for key in first.lora}
+        return Adapter(first.rank, first.alpha, lora, head_weight, head_bias)
+    lora = {}
+    for key in first.lora:
+        if key.endswith(".a"):
+            lora[key] = np.concatenate([a.lora[key] for a in adapters], axis=0)
+        else:
+            lora[key] = np.concatenate([a.lora[key] for a in adapters], axis=1) / n
+    # alpha / rank, the update's scale, stays as it was.
+    return Adapter(first.rank * n, first.alpha * n, lora, head_weight, head_bias)
 
 
 def _start_from(torch: Any, encoder: Any, head: Any, init: Adapter, rank: int) -> None:

@@ -38,7 +38,7 @@ from citelens.errors import ModelError
 ENCODER_MENTIONS = 300
 
 
-# The pretraining fit's stall guard (see _pretrain): a share of the prior loss above which
+# The pretraining fit's stall guard (see pretrain_adapter): a share of the prior loss above which
 # it learned next to nothing.
 PRETRAIN_STALLED_LOSS_RATIO = 0.9
 
@@ -125,18 +125,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     used = {"clinical": len(clinical)} | {name: len(r) for name, r in auxiliary.items()}
     log("training statements: " + ", ".join(f"{k} {v}" for k, v in used.items()))
     gold = labels_of(clinical)
-    mentions: list[LabeledContext] = []
-    pretrain_mentions: list[LabeledContext] = []
-    if config.encoder is not None and (config.encoder_mentions or config.pretrain_mentions):
-        pool = [r for r in load_source(config.labeled_dir, "scicite") if r.split == "train"]
-        pick = np.random.default_rng(config.seed).permutation(len(pool))
-        wanted = min(config.encoder_mentions, config.limit or config.encoder_mentions)
-        mentions = [pool[i] for i in sorted(pick[:wanted])]
-        used["scicite (encoder only)"] = len(mentions)
-        log(f"encoder also learns from {len(mentions)} SciCite method / background mentions")
-        more = min(config.pretrain_mentions, config.limit or config.pretrain_mentions)
-        pretrain_mentions = [pool[i] for i in sorted(pick[wanted : wanted + more])]
-    pretrained = _pretrain(config, pretrain_mentions, used, log)
+    mentions, pretrain_mentions = encoder_mentions(config, used, log)
+    pretrained = pretrain_adapter(config, pretrain_mentions, used, log)
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
     log("section prior (factor on supporting / contrasting): " + ", ".join(
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
@@ -254,8 +244,24 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                                     "fold": folds, "gold": gold})
 
 
-def _pretrain(config: TrainConfig, mentions: Sequence[LabeledContext], used: dict[str, int],
-              log: Callable[[str], None]) -> Adapter | None:
+def encoder_mentions(config: TrainConfig, used: dict[str, int], log: Callable[[str], None]
+                     ) -> tuple[list[LabeledContext], list[LabeledContext]]:
+    """The SciCite method / background mentions (training split, seeded sample) the encoder
+    learns from beside the clinical statements, and the others added to its pretraining set."""
+    if config.encoder is None or not (config.encoder_mentions or config.pretrain_mentions):
+        return [], []
+    pool = [r for r in load_source(config.labeled_dir, "scicite") if r.split == "train"]
+    pick = np.random.default_rng(config.seed).permutation(len(pool))
+    wanted = min(config.encoder_mentions, config.limit or config.encoder_mentions)
+    mentions = [pool[i] for i in sorted(pick[:wanted])]
+    used["scicite (encoder only)"] = len(mentions)
+    log(f"encoder also learns from {len(mentions)} SciCite method / background mentions")
+    more = min(config.pretrain_mentions, config.limit or config.pretrain_mentions)
+    return mentions, [pool[i] for i in sorted(pick[wanted : wanted + more])]
+
+
+def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
+                     used: dict[str, int], log: Callable[[str], None]) -> Adapter | None:
     """The intermediate-task adapter every clinical fit starts from (None without one). No
     clinical statement is in it, so the clinical folds stay unseen."""
     if config.encoder is None or not config.encoder_pretrain:

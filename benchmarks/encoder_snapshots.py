@@ -1,0 +1,131 @@
+"""Score the encoder's snapshots and averages of them in clinical grouped cross-validation.
+
+Usage: python benchmarks/encoder_snapshots.py [--seed 0] [--threads 1] [--out var/snap.npz]
+       [--from var/snap.npz]
+
+Trains the shipped recipe exactly as `citelens train` does (same folds, SciCite mentions and
+MultiCite pretraining; --seed is the encoder's seed, as `train --encoder-seed`) and, for each
+clinical fold, keeps the adapter after each of the last three epochs. The held-out fold is then
+scored by each snapshot, by the mean of the last two or three snapshots' weights (stochastic
+weight averaging: of each LoRA factor, or exactly of each weight update), and by the mean of
+their logits (a snapshot ensemble, which costs one encoder pass per snapshot). Each variant is
+mixed with the lexical model's out-of-fold scores and scored as the shipped model is (lexical
+first pass, offsets and temperature fitted on the other folds). The epoch-5 row is what
+`citelens train` reports. --from re-prints the table of a saved run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from citelens.classify.combined import combine
+from citelens.classify.data import load_source
+from citelens.classify.finetune import (
+    Adapter,
+    EncoderScorer,
+    FinetuneConfig,
+    average_adapters,
+    fit_adapter,
+)
+from citelens.classify.metrics import Evaluation
+from citelens.classify.train import (
+    TrainConfig,
+    crossfit,
+    encoder_mentions,
+    first_pass_evaluation,
+    labels_of,
+    pretrain_adapter,
+    train,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
+KEPT = (3, 4, 5)
+
+
+def variants(snaps: dict[int, Adapter]) -> dict[str, Adapter]:
+    out = {f"epoch{e}": snaps[e] for e in KEPT}
+    for name, epochs in (("45", (4, 5)), ("345", (3, 4, 5))):
+        chosen = [snaps[e] for e in epochs]
+        out[f"swa{name}"] = average_adapters(chosen)
+        out[f"swa{name}-exact"] = average_adapters(chosen, exact=True)
+    return out
+
+
+def row(name: str, shipped: Evaluation, everyone: Evaluation, share: float) -> str:
+    f1 = " / ".join(f"{shipped.per_class[c].f1:.3f}" for c in shipped.per_class)
+    return (f"{name:18s} {shipped.macro_f1:.3f}  ({f1})  ECE {shipped.ece or 0.0:.3f}  "
+            f"all encoded {everyone.macro_f1:.3f}  encoded {share:.0%}")
+
+
+def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
+    lexical, folds, gold = saved["lexical"], saved["fold"], saved["gold"]
+    _, lexical_p = crossfit(lexical, gold, folds)
+    logits = {k[len("encoder-"):]: v for k, v in saved.items() if k.startswith("encoder-")}
+    logits["ensemble45"] = (logits["epoch4"] + logits["epoch5"]) / 2
+    logits["ensemble345"] = (logits["epoch3"] + logits["epoch4"] + logits["epoch5"]) / 3
+    print("variant            macro-F1 (sup / men / con F1)  ECE  ...")
+    for name, encoder in logits.items():
+        everyone, mixed_p = crossfit(combine(lexical, encoder, config.mix), gold, folds)
+        shipped, share = first_pass_evaluation(lexical_p, mixed_p, gold, config.first_pass)
+        print(row(name, shipped, everyone, share))
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("var/snapshots.npz"))
+    parser.add_argument("--from", dest="saved", type=Path, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
+    args = parser.parse_args(argv)
+    config = TrainConfig(DATA, held_out=False, limit=args.limit,
+                         encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
+    if args.saved is not None:
+        with np.load(args.saved) as data:
+            report({k: data[k] for k in data.files}, config)
+        return
+    started = time.perf_counter()
+
+    def log(line: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {line}", file=sys.stderr, flush=True)
+
+    lexical = train(replace(config, encoder=None), log).out_of_fold
+    folds, gold = lexical["fold"], lexical["gold"]
+    clinical = load_source(DATA, "clinical")[: args.limit]
+    used: dict[str, int] = {}
+    mentions, more = encoder_mentions(config, used, log)
+    pretrained = pretrain_adapter(config, more, used, log)
+    assert config.encoder is not None
+    saved: dict[str, np.ndarray] = {"lexical": lexical["lexical"], "fold": folds, "gold": gold}
+    for f in range(config.folds):
+        snaps: dict[int, Adapter] = {}
+
+        def keep(epoch: int, adapter: Adapter, snaps: dict[int, Adapter] = snaps) -> None:
+            if epoch == 1:
+                snaps.clear()  # a stalled fit is redone from epoch 1
+            if epoch in KEPT:
+                snaps[epoch] = adapter
+
+        rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f] + mentions
+        fit_adapter([r.item for r in rows], labels_of(rows), config.encoder, log,
+                    init=pretrained, on_epoch=keep)
+        held = np.flatnonzero(folds == f)
+        items = [clinical[i].item for i in held]
+        for name, adapter in variants(snaps).items():
+            key = f"encoder-{name}"
+            saved.setdefault(key, np.zeros((len(clinical), 3)))
+            saved[key][held] = EncoderScorer(adapter, threads=args.threads).logits(items)
+        log(f"fold {f + 1}/{config.folds} done")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, **saved)
+    report(saved, config)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
