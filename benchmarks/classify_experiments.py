@@ -9,6 +9,8 @@ the TF-IDF vocabularies are fitted once on all texts (unsupervised), so figures 
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -20,11 +22,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
+from citelens.classify.combined import combine
 from citelens.classify.data import LabeledContext, load_source
 from citelens.classify.features import TARGET_TOKEN, cue_matrix, marked_text
 from citelens.classify.lexical import ngrams
 from citelens.classify.metrics import LABELS, evaluate_predictions, grouped_folds
-from citelens.classify.train import labels_of
+from citelens.classify.train import crossfit, first_pass_evaluation, labels_of
 
 REPO = Path(__file__).resolve().parents[1]
 LABELED = REPO / ".." / "shared" / "data" / "labeled"
@@ -57,12 +60,43 @@ def blocks(variant: str, records: list[LabeledContext]) -> sparse.csr_matrix:
         vec = TfidfVectorizer(analyzer=ngrams, min_df=2, sublinear_tf=True)
         parts.append(vec.fit_transform([f"{r.item.before} {r.item.after}" for r in records]) * 0.4)
     cues = cue_matrix([r.item for r in records]).astype(np.float64)
+    if "lex228" in variant:
+        cues = np.hstack([cues, lexicon_matrix(texts)])
+    if "tri" in variant:
+        tri = TfidfVectorizer(analyzer=trigrams, min_df=2, sublinear_tf=True)
+        parts.append(tri.fit_transform(texts) * 0.5)
     cues = (cues - cues.mean(axis=0)) / (cues.std(axis=0) + 1e-6)
     parts.append(sparse.csr_matrix(cues))
     return sparse.hstack(parts).tocsr()
 
 
 SVM_WEIGHT = 0.0
+LEXICON = LABELED / "clinical-citation-sentiment" / "term_228.dic"
+
+
+def trigrams(text: str) -> list[str]:
+    """Word trigrams (of the same tokens as `ngrams`, negation marks included)."""
+    words = [w for w in ngrams(text) if " " not in w]
+    return [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+
+
+def lexicon_matrix(texts: list[str]) -> np.ndarray:
+    """Counts of the clinical authors' dictionary terms (term_228.dic) per category, in the
+    sentence and within 8 words of [TARGET]."""
+    entries: dict[str, list[str]] = {}
+    for line in LEXICON.read_text(encoding="utf-8").splitlines():
+        term, _, kind = line.partition("\t")
+        if term and kind:
+            entries.setdefault(kind.strip(), []).append(re.escape(term.strip().lower()))
+    patterns = [re.compile(r"\b(?:" + "|".join(sorted(terms, key=len, reverse=True)) + r")\b")
+                for _, terms in sorted(entries.items())]
+    rows = []
+    for text in texts:
+        low = text.lower()
+        near = window(low.replace("[target]", TARGET_TOKEN), 8).lower()
+        rows.append([len(p.findall(low)) for p in patterns]
+                    + [len(p.findall(near)) for p in patterns])
+    return np.asarray(rows, dtype=np.float64)
 
 
 def fit_scores(
@@ -111,10 +145,21 @@ def run(variant: str) -> None:
         p = softmax((oof[h] + off) / t)
         chosen[h], conf[h] = p.argmax(1), p.max(1)
     res = evaluate_predictions([LABELS[g] for g in gold], [LABELS[k] for k in chosen], conf)
+    mixed = []
+    # ENCODER_OOF: benchmarks/encoder_snapshots.py outputs (same folds) whose epoch-5 logits
+    # are mixed with these lexical scores as the shipped model does.
+    for path in filter(None, os.environ.get("ENCODER_OOF", "").split(",")):
+        with np.load(path) as data:
+            encoder = data["encoder-epoch5"]
+        _, lexical_p = crossfit(oof, gold, folds)
+        _, mixed_p = crossfit(combine(oof, encoder, 1.0), gold, folds)
+        mixed.append(first_pass_evaluation(lexical_p, mixed_p, gold, 0.85)[0].macro_f1)
     off = tune_offsets(oof, gold)
     t = fit_temperature(oof + off, gold)
     out = [f"{variant}: clinical {res.macro_f1:.3f} ("
            + " ".join(f"{s.f1:.3f}" for s in res.per_class.values()) + f") ece {res.ece:.3f}"]
+    if mixed:
+        out.append("with encoders " + " ".join(f"{m:.3f}" for m in mixed))
     if "noheld" not in variant:
         src = np.array([r.source for r in aux])
         split = np.array([r.split for r in aux])

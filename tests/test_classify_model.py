@@ -113,6 +113,9 @@ def test_train_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
     assert first.model.temperature == second.model.temperature
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
     assert 0.0 <= first.clinical_cv.ece <= 1.0
+    # The model says what built it: the seed alone does not pin the numbers down.
+    built = first.model.meta["built_with"]
+    assert built["numpy"] == np.__version__ and "scikit-learn" in built and built["machine"]
 
 
 def test_character_ngrams_match_scikit_learn_char_wb() -> None:

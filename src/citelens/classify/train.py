@@ -7,9 +7,11 @@ on held-out folds; MultiCite's test split and ACL-ARC are scored by models that 
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +105,23 @@ class TrainReport:
     # (classify/section_prior.py); written beside the lexical model.
     section_prior: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+# What a trained model's numbers depend on beyond the seed: the same seed reproduces a model
+# bit for bit only with these versions on the same kind of CPU (the shipped recipe rerun on
+# another machine image scored 0.697 clinical CV against 0.703; docs/classifier.md).
+BUILD_LIBRARIES = ("numpy", "scikit-learn", "torch", "transformers", "tokenizers")
+
+
+def build_environment() -> dict[str, str]:
+    """The versions of BUILD_LIBRARIES installed here (absent ones left out) and the CPU."""
+    found = {}
+    for name in BUILD_LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found | {"machine": platform.machine(), "python": platform.python_version()}
 
 
 def labels_of(records: Sequence[LabeledContext]) -> np.ndarray:
@@ -221,6 +240,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         "used": used,
         "clinical_cv_macro_f1": round(lexical_cv.macro_f1, 4),
         "clinical_cv_ece": round(lexical_cv.ece or 0.0, 4),
+        "built_with": build_environment(),
     }
     if combined is not None and config.encoder is not None:
         combined.meta = {
@@ -235,6 +255,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
             "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
             "clinical_cv_ece": round(clinical_cv.ece or 0.0, 4),
             "clinical_encoded_share": round(encoded_share, 4),
+            "built_with": build_environment(),
         }
     return TrainReport(final, clinical_cv, combined=combined, lexical_cv=lexical_cv,
                        encoded_share=encoded_share, held_out=held_out, used=used,
