@@ -17,6 +17,7 @@ first pass, offsets and temperature fitted on the other folds). The epoch-5 row 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from dataclasses import replace
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from citelens.classify.base import ClassifyInput
 from citelens.classify.combined import combine
-from citelens.classify.data import load_source
+from citelens.classify.data import LabeledContext, load_source
 from citelens.classify.finetune import (
     Adapter,
     EncoderScorer,
@@ -43,9 +45,21 @@ from citelens.classify.train import (
     pretrain_adapter,
     train,
 )
+from citelens.model import Label
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
 KEPT = (3, 4, 5)
+
+
+def cc30k_negatives(count: int) -> list[LabeledContext]:
+    """A seeded sample of CC30k's LLM-extended training contexts labelled Negative
+    (reproducibility-oriented sentiment: failures to reproduce, criticism), as contrasting."""
+    path = DATA / "cc30k-reproducibility-sentiment" / "new_extended_train_set_llm_15000.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle) if row["label"] == "Negative"]
+    pick = np.random.default_rng(0).permutation(len(texts))[:count]
+    return [LabeledContext(ClassifyInput(texts[i]), Label.CONTRASTING, f"cc30k-{i}", "cc30k")
+            for i in sorted(pick)]
 
 
 def variants(snaps: dict[int, Adapter]) -> dict[str, Adapter]:
@@ -83,6 +97,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, default=Path("var/snapshots.npz"))
     parser.add_argument("--from", dest="saved", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
+    parser.add_argument("--cc30k-negatives", type=int, default=0,
+                        help="add this many CC30k negative contexts (as contrasting) to the "
+                             "pretraining set")
     args = parser.parse_args(argv)
     config = TrainConfig(DATA, held_out=False, limit=args.limit,
                          encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
@@ -100,6 +117,9 @@ def main(argv: list[str]) -> None:
     clinical = load_source(DATA, "clinical")[: args.limit]
     used: dict[str, int] = {}
     mentions, more = encoder_mentions(config, used, log)
+    if args.cc30k_negatives:
+        more = more + cc30k_negatives(args.cc30k_negatives)
+        log(f"pretraining adds {args.cc30k_negatives} CC30k negatives as contrasting")
     pretrained = pretrain_adapter(config, more, used, log)
     assert config.encoder is not None
     saved: dict[str, np.ndarray] = {"lexical": lexical["lexical"], "fold": folds, "gold": gold}
