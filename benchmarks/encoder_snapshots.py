@@ -1,7 +1,7 @@
 """Score the encoder's snapshots and averages of them in clinical grouped cross-validation.
 
 Usage: python benchmarks/encoder_snapshots.py [--seed 0] [--threads 1] [--out var/snap.npz]
-       [--from var/snap.npz]
+       [--from var/snap.npz] [--cc30k-negatives N] [--limit N]
 
 Trains the shipped recipe exactly as `citelens train` does (same folds, SciCite mentions and
 MultiCite pretraining; --seed is the encoder's seed, as `train --encoder-seed`) and, for each
@@ -11,7 +11,9 @@ weight averaging: of each LoRA factor, or exactly of each weight update), and by
 their logits (a snapshot ensemble, which costs one encoder pass per snapshot). Each variant is
 mixed with the lexical model's out-of-fold scores and scored as the shipped model is (lexical
 first pass, offsets and temperature fitted on the other folds). The epoch-5 row is what
-`citelens train` reports. --from re-prints the table of a saved run.
+`citelens train` reports. --from re-prints the table of a saved run. --cc30k-negatives adds
+that many of CC30k's LLM-labelled "Negative" contexts (failures to reproduce, criticism) to the
+pretraining set as contrasting: more contrasting examples for the first stage.
 """
 
 from __future__ import annotations
