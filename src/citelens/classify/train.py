@@ -114,14 +114,23 @@ BUILD_LIBRARIES = ("numpy", "scikit-learn", "torch", "transformers", "tokenizers
 
 
 def build_environment() -> dict[str, str]:
-    """The versions of BUILD_LIBRARIES installed here (absent ones left out) and the CPU."""
-    found = {}
+    """The versions of BUILD_LIBRARIES installed here (absent ones left out), Python, and the
+    CPU (its model name where /proc/cpuinfo tells it)."""
+    found: dict[str, str] = {}
     for name in BUILD_LIBRARIES:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return found | {"machine": platform.machine(), "python": platform.python_version()}
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return found | {"python": platform.python_version(), "machine": platform.machine(),
+                    "cpu": cpu}
 
 
 def labels_of(records: Sequence[LabeledContext]) -> np.ndarray:
