@@ -27,7 +27,7 @@ from citelens.classify.data import LabeledContext, load_source
 from citelens.classify.features import TARGET_TOKEN, cue_matrix, marked_text
 from citelens.classify.lexical import ngrams
 from citelens.classify.metrics import LABELS, evaluate_predictions, grouped_folds
-from citelens.classify.train import crossfit, first_pass_evaluation, labels_of
+from citelens.classify.train import TrainConfig, crossfit, first_pass_evaluation, labels_of
 
 REPO = Path(__file__).resolve().parents[1]
 LABELED = REPO / ".." / "shared" / "data" / "labeled"
@@ -148,12 +148,16 @@ def run(variant: str) -> None:
     mixed = []
     # ENCODER_OOF: benchmarks/encoder_snapshots.py outputs (same folds) whose epoch-5 logits
     # are mixed with these lexical scores as the shipped model does.
-    for path in filter(None, os.environ.get("ENCODER_OOF", "").split(",")):
+    paths = [p for p in os.environ.get("ENCODER_OOF", "").split(",") if p]
+    if paths:
+        shipped = TrainConfig(LABELED)
+        _, lexical_p = crossfit(oof, gold, folds)
+    for path in paths:
         with np.load(path) as data:
             encoder = data["encoder-epoch5"]
-        _, lexical_p = crossfit(oof, gold, folds)
-        _, mixed_p = crossfit(combine(oof, encoder, 1.0), gold, folds)
-        mixed.append(first_pass_evaluation(lexical_p, mixed_p, gold, 0.85)[0].macro_f1)
+        _, mixed_p = crossfit(combine(oof, encoder, shipped.mix), gold, folds)
+        mixed.append(first_pass_evaluation(lexical_p, mixed_p, gold,
+                                           shipped.first_pass)[0].macro_f1)
     off = tune_offsets(oof, gold)
     t = fit_temperature(oof + off, gold)
     out = [f"{variant}: clinical {res.macro_f1:.3f} ("

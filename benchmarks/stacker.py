@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from citelens.classify.combined import combine
 from citelens.classify.metrics import LABELS
-from citelens.classify.train import crossfit, first_pass_evaluation
+from citelens.classify.train import TrainConfig, crossfit, first_pass_evaluation
+
+# What ships: the fixed mix weight and the first pass's threshold of `citelens train`.
+SHIPPED = TrainConfig(Path("."))
 
 
 def stacked(lexical: np.ndarray, encoder: np.ndarray, gold: np.ndarray, folds: np.ndarray,
@@ -43,12 +47,12 @@ def main(argv: list[str]) -> None:
         lexical, folds, gold = data["lexical"], data["fold"], data["gold"]
         encoder = data[f"encoder-{args.encoder}"]
     _, lexical_p = crossfit(lexical, gold, folds)
-    rows = {"fixed mix 1.0": combine(lexical, encoder, 1.0)}
+    rows = {f"fixed mix {SHIPPED.mix}": combine(lexical, encoder, SHIPPED.mix)}
     for c in (0.01, 0.1, 1.0, 10.0):
         rows[f"stacker C={c}"] = stacked(lexical, encoder, gold, folds, c)
     for name, scores in rows.items():
         everyone, p = crossfit(scores, gold, folds)
-        shipped, share = first_pass_evaluation(lexical_p, p, gold, 0.85)
+        shipped, share = first_pass_evaluation(lexical_p, p, gold, SHIPPED.first_pass)
         f1 = " / ".join(f"{shipped.per_class[label].f1:.3f}" for label in LABELS)
         print(f"{name:16s} shipped {shipped.macro_f1:.3f} ({f1}) ECE {shipped.ece or 0:.3f}  "
               f"all encoded {everyone.macro_f1:.3f}  encoded {share:.0%}")
