@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/encoder_snapshots.py [--seed 0] [--threads 1] [--out var/snap.npz]
        [--from var/snap.npz] [--cc30k-negatives N] [--limit N]
+       [--masked-articles N [--masked-epochs N]]
 
 Trains the shipped recipe exactly as `citelens train` does (same folds, SciCite mentions and
 MultiCite pretraining; --seed is the encoder's seed, as `train --encoder-seed`) and, for each
@@ -14,6 +15,8 @@ first pass, offsets and temperature fitted on the other folds). The epoch-5 row 
 `citelens train` reports. --from re-prints the table of a saved run. --cc30k-negatives adds
 that many of CC30k's LLM-labelled "Negative" contexts (failures to reproduce, criticism) to the
 pretraining set as contrasting: more contrasting examples for the first stage.
+--masked-articles adds a stage before everything, as `train --masked-articles`: masked-word
+prediction on the citing sentences of that many eLife articles (classify/domain.py).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from citelens.classify.train import (
     encoder_mentions,
     first_pass_evaluation,
     labels_of,
+    masked_pretraining,
     pretrain_adapter,
     train,
 )
@@ -102,9 +106,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cc30k-negatives", type=int, default=0,
                         help="add this many CC30k negative contexts (as contrasting) to the "
                              "pretraining set")
+    parser.add_argument("--masked-articles", type=int, default=0,
+                        help="masked-word pretraining on this many eLife articles' sentences")
+    parser.add_argument("--masked-epochs", type=int, default=1)
     args = parser.parse_args(argv)
     config = TrainConfig(DATA, held_out=False, limit=args.limit,
-                         encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
+                         encoder=FinetuneConfig(seed=args.seed, threads=args.threads),
+                         masked_articles=args.masked_articles, masked_epochs=args.masked_epochs)
     if args.saved is not None:
         with np.load(args.saved) as data:
             report({k: data[k] for k in data.files}, config)
@@ -122,7 +130,8 @@ def main(argv: list[str]) -> None:
     if args.cc30k_negatives:
         more = more + cc30k_negatives(args.cc30k_negatives)
         log(f"pretraining adds {args.cc30k_negatives} CC30k negatives as contrasting")
-    pretrained = pretrain_adapter(config, more, used, log)
+    adapted = masked_pretraining(config, used, log)
+    pretrained = pretrain_adapter(config, more, used, log, init=adapted)
     assert config.encoder is not None
     saved: dict[str, np.ndarray] = {"lexical": lexical["lexical"], "fold": folds, "gold": gold}
     for f in range(config.folds):

@@ -57,6 +57,11 @@ batch_option = click.option(
 @click.option("--pretrain-epochs", default=2, show_default=True, type=click.IntRange(1, 50))
 @click.option("--pretrain-mentions", default=2000, show_default=True, type=click.IntRange(0),
               help="SciCite method / background mentions added to the pretraining set.")
+@click.option("--masked-articles", default=0, show_default=True, type=click.IntRange(0),
+              help="First of all, train the encoder to predict masked words of the citing "
+                   "sentences (discussion and results) of this many eLife articles; 0: no such "
+                   "stage.")
+@click.option("--masked-epochs", default=1, show_default=True, type=click.IntRange(1, 50))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--encoder-seed", type=int, default=None, show_default="--seed",
               help="Seed of the encoder's fits alone (folds and samples keep --seed).")
@@ -68,8 +73,8 @@ batch_option = click.option(
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
                   encoder_epochs: int, encoder_mentions: int, encoder_pretrain: str,
-                  pretrain_epochs: int, pretrain_mentions: int, seed: int,
-                  encoder_seed: int | None,
+                  pretrain_epochs: int, pretrain_mentions: int, masked_articles: int,
+                  masked_epochs: int, seed: int, encoder_seed: int | None,
                   limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
@@ -85,7 +90,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                          encoder=finetune, encoder_mentions=encoder_mentions,
                          encoder_pretrain=() if encoder_pretrain == "none" else (encoder_pretrain,),
                          pretrain_epochs=pretrain_epochs,
-                         pretrain_mentions=pretrain_mentions)
+                         pretrain_mentions=pretrain_mentions,
+                         masked_articles=masked_articles, masked_epochs=masked_epochs)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

@@ -19,6 +19,7 @@ import numpy as np
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
 from citelens.classify.data import LabeledContext, load_source
+from citelens.classify.domain import MaskedConfig, adapt_encoder, corpus_sentences
 from citelens.classify.finetune import Adapter, EncoderScorer, FinetuneConfig, fit_adapter
 from citelens.classify.lexical import LexicalModel, fit_lexical
 from citelens.classify.metrics import (
@@ -87,6 +88,12 @@ class TrainConfig:
     # SciCite method / background mentions added to the pretraining statements (none of them
     # among the encoder's own mentions).
     pretrain_mentions: int = 2000
+    # Before any labelled data, the encoder's adapters learn to predict masked words of the
+    # citing sentences in these sections of this many articles of the eLife corpus
+    # (classify/domain.py: domain-adaptive pretraining); 0 leaves the stage out.
+    masked_articles: int = 0
+    masked_sections: tuple[str, ...] = ("discussion", "results")
+    masked_epochs: int = 1
 
 
 @dataclass(slots=True)
@@ -154,7 +161,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     log("training statements: " + ", ".join(f"{k} {v}" for k, v in used.items()))
     gold = labels_of(clinical)
     mentions, pretrain_mentions = encoder_mentions(config, used, log)
-    pretrained = pretrain_adapter(config, pretrain_mentions, used, log)
+    adapted = masked_pretraining(config, used, log)
+    pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
     log("section prior (factor on supporting / contrasting): " + ", ".join(
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
@@ -290,12 +298,36 @@ def encoder_mentions(config: TrainConfig, used: dict[str, int], log: Callable[[s
     return mentions, [pool[i] for i in sorted(pick[wanted : wanted + more])]
 
 
-def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
-                     used: dict[str, int], log: Callable[[str], None]) -> Adapter | None:
-    """The intermediate-task adapter every clinical fit starts from (None without one). No
-    clinical statement is in it, so the clinical folds stay unseen."""
-    if config.encoder is None or not config.encoder_pretrain:
+def elife_archive(labeled_dir: Path) -> Path:
+    """The eLife corpus beside the labelled sets in shared/data."""
+    return labeled_dir.parent / "articles" / "elife" / "elife-articles-all-1979.tar.xz"
+
+
+def masked_pretraining(config: TrainConfig, used: dict[str, int],
+                       log: Callable[[str], None]) -> Adapter | None:
+    """The domain-adapted adapter the intermediate task starts from (None without the stage):
+    masked-word prediction on unlabelled eLife citing sentences, none of them clinical."""
+    if config.encoder is None or not config.masked_articles:
         return None
+    sentences = corpus_sentences(elife_archive(config.labeled_dir), config.masked_articles,
+                                 seed=config.seed, sections=frozenset(config.masked_sections))
+    sentences = sentences[: config.limit]
+    used["pretrain masked-word sentences"] = len(sentences)
+    log(f"masked-word pretraining on {len(sentences)} citing sentences of "
+        f"{config.masked_articles} eLife articles, {config.masked_epochs} epoch(s)")
+    return adapt_encoder(sentences, config.encoder,
+                         MaskedConfig(epochs=config.masked_epochs, seed=config.encoder.seed,
+                                      threads=config.encoder.threads), log)
+
+
+def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
+                     used: dict[str, int], log: Callable[[str], None],
+                     init: Adapter | None = None) -> Adapter | None:
+    """The intermediate-task adapter every clinical fit starts from (None without one),
+    itself starting from `init` when given. No clinical statement is in it, so the clinical
+    folds stay unseen."""
+    if config.encoder is None or not config.encoder_pretrain:
+        return init
     records: list[LabeledContext] = []
     for name in config.encoder_pretrain:
         if name != "multicite":
@@ -313,7 +345,7 @@ def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
     # that is redone.
     return fit_adapter([r.item for r in records], labels_of(records),
                        replace(config.encoder, epochs=config.pretrain_epochs,
-                               stalled_loss_ratio=PRETRAIN_STALLED_LOSS_RATIO), log)
+                               stalled_loss_ratio=PRETRAIN_STALLED_LOSS_RATIO), log, init=init)
 
 
 def crossfit(scores: np.ndarray, gold: np.ndarray,
