@@ -10,7 +10,6 @@ with -s to see the measured figures.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -177,20 +176,3 @@ def test_jose_parses_and_covers_callouts(shared_data: Path) -> None:
     figures = _measure(_files(shared_data, "jose"))
     _report("jose", figures)
     assert figures["coverage"] >= 0.99
-
-
-def test_throughput_parse_and_extract(shared_data: Path) -> None:
-    files = _files(shared_data, "elife")
-    blobs = [path.read_bytes() for path in files]
-    # CPU time of this process is what one core delivers; wall time also counts the other
-    # jobs sharing the machine, so both are printed and only CPU time is asserted.
-    cpu_started, wall_started = time.process_time(), time.perf_counter()
-    statements = sum(len(extract(parse_jats(blob))) for blob in blobs)
-    cpu = time.process_time() - cpu_started
-    wall = time.perf_counter() - wall_started
-    print(
-        f"\n[throughput] {len(blobs)} eLife articles, {statements} statements: "
-        f"{len(blobs) / cpu:.1f} art/s of CPU time, {len(blobs) / wall:.1f} art/s wall"
-    )
-    # The target is 100 articles/s on one core; the floor leaves room for a slower machine.
-    assert len(blobs) / cpu >= 50
