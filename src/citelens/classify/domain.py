@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from citelens.classify.finetune import (
 )
 from citelens.errors import CitelensError, ModelError
 from citelens.extract import extract
+from citelens.model import Statement
 from citelens.parse.jats import parse_jats
 
 
@@ -96,7 +96,7 @@ def corpus_sentences(archive: Path, articles: int, seed: int = 0,
     return [item for name in sorted(found) for item in found[name]]
 
 
-def _sentences(statements: Sequence[Any]) -> Iterator[ClassifyInput]:
+def _sentences(statements: Sequence[Statement]) -> Iterator[ClassifyInput]:
     seen: set[tuple[int, int]] = set()
     for s in statements:
         if (s.paragraph, s.sentence) in seen or not s.callouts:
