@@ -25,11 +25,13 @@ from citelens.classify.finetune import (
     HIDDEN,
     Adapter,
     FinetuneConfig,
-    _build,
     _length_batches,
+    _padded,
     _snapshot,
     _torch,
+    seeded_model,
     tokenize,
+    warmup_optimiser,
 )
 from citelens.errors import CitelensError, ModelError
 from citelens.extract import extract
@@ -115,11 +117,8 @@ def adapt_encoder(items: Sequence[ClassifyInput], finetune: FinetuneConfig | Non
         raise ModelError("no sentences for domain-adaptive pretraining")
     finetune = finetune or FinetuneConfig()
     torch = _torch()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    encoder, head, tokenizer = _build(finetune.rank, finetune.alpha)
+    encoder, head, tokenizer, rng = seeded_model(finetune.rank, finetune.alpha, config.seed,
+                                                 config.threads)
     fresh = _snapshot(encoder, head, finetune)  # the classification head stays as built
     words = encoder.embeddings.word_embeddings.weight  # frozen: the decoder is tied to it
     transform = torch.nn.Sequential(torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.GELU(),
@@ -129,13 +128,9 @@ def adapt_encoder(items: Sequence[ClassifyInput], finetune: FinetuneConfig | Non
     rows = [ids for ids, _ in tokenize(tokenizer, items)]
     adapters = [p for p in encoder.parameters() if p.requires_grad]
     mlm = [*transform.parameters(), bias]
-    optimiser = torch.optim.AdamW([{"params": adapters, "lr": config.learning_rate},
-                                   {"params": mlm, "lr": config.head_learning_rate}],
-                                  weight_decay=0.01)
-    steps = config.epochs * math.ceil(len(rows) / config.batch_size)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, s / warmup) * max(0.0, (steps - s) / steps))
+    optimiser, schedule = warmup_optimiser(
+        [(adapters, config.learning_rate), (mlm, config.head_learning_rate)],
+        config.epochs * math.ceil(len(rows) / config.batch_size))
     started = time.perf_counter()
     encoder.train()
     for epoch in range(config.epochs):
@@ -143,10 +138,8 @@ def adapt_encoder(items: Sequence[ClassifyInput], finetune: FinetuneConfig | Non
         for batch in batches:
             masked = [mask_tokens(rows[i], special, tokenizer.mask_token_id, words.shape[0],
                                   config.mask_share, rng) for i in batch]
-            width = max(len(i) for i, _ in masked)
-            ids = torch.tensor([i + [0] * (width - len(i)) for i, _ in masked])
-            labels = torch.tensor([t + [-100] * (width - len(t)) for _, t in masked])
-            mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in masked])
+            ids, mask, labels = _padded(torch, masked)
+            labels[mask == 0] = -100  # padding is never a masked word
             states = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
             chosen = labels != -100
             logits = transform(states[chosen]) @ words.T + bias

@@ -193,31 +193,48 @@ def fit_adapter(
     return adapter
 
 
+def seeded_model(rank: int, alpha: float, seed: int,
+                 threads: int | None) -> tuple[Any, Any, Any, np.random.Generator]:
+    """(encoder with LoRA layers, head, tokenizer, numpy generator), built after seeding torch
+    with `seed` (and limiting it to `threads` when given): every fit starts here."""
+    torch = _torch()
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    encoder, head, tokenizer = _build(rank, alpha)
+    return encoder, head, tokenizer, rng
+
+
+def warmup_optimiser(groups: Sequence[tuple[list[Any], float]], steps: int) -> tuple[Any, Any]:
+    """AdamW over (parameters, learning rate) groups with a linear warm-up over the first tenth
+    of `steps` and a linear decay to zero after it (the schedule of every fit)."""
+    torch = _torch()
+    optimiser = torch.optim.AdamW([{"params": params, "lr": rate} for params, rate in groups],
+                                  weight_decay=0.01)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, s / warmup) * max(0.0, (steps - s) / steps))
+    return optimiser, schedule
+
+
 def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,
               config: FinetuneConfig, log: Callable[[str], None],
               init: Adapter | None = None,
               on_epoch: Callable[[int, Adapter], None] | None = None) -> tuple[Adapter, float]:
     """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    encoder, head, tokenizer = _build(config.rank, config.alpha)
+    encoder, head, tokenizer, rng = seeded_model(config.rank, config.alpha, config.seed,
+                                                 config.threads)
     if init is not None:
         _start_from(torch, encoder, head, init, config.rank)
     rows = tokenize(tokenizer, items)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
     dropout = torch.nn.Dropout(0.1)
     adapters = [p for p in encoder.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW([{"params": adapters, "lr": config.learning_rate},
-                                   {"params": head.parameters(),
-                                    "lr": config.head_learning_rate}],
-                                  weight_decay=0.01)
-    steps = config.epochs * math.ceil(len(rows) / config.batch_size)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, s / warmup) * max(0.0, (steps - s) / steps))
+    optimiser, schedule = warmup_optimiser(
+        [(adapters, config.learning_rate), (list(head.parameters()), config.head_learning_rate)],
+        config.epochs * math.ceil(len(rows) / config.batch_size))
     lengths = [len(ids) for ids, _ in rows]
     started = time.perf_counter()
     encoder.train()
