@@ -53,6 +53,11 @@ CUE_FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+def callout_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each callout in `text` that the callout pattern finds."""
+    return [m.span() for m in _OTHER_CALLOUT.finditer(text)]
+
+
 def marked_text(item: ClassifyInput) -> str:
     """The citing sentence with the target callout as [TARGET] and other callouts as [OTHER]."""
     if item.target is None:
