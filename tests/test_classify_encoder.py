@@ -132,6 +132,36 @@ def test_adapter_training_is_deterministic_and_round_trips(tmp_path: Path) -> No
     assert np.allclose(a, b, atol=1e-2)  # float16 storage of the low-rank factors
 
 
+def _pairs(text: str, first: str, second: str) -> list[ClassifyInput]:
+    return [_item(text, first), _item(text, second)]
+
+
+def test_one_sentence_two_targets_two_verdicts(shipped: CombinedClassifier) -> None:
+    # The decision is per target callout: each target's own clause is read beside the sentence
+    # (classify/scope.py). Read whole, each pair below gets one label for both.
+    S, C = Label.SUPPORTING, Label.CONTRASTING
+    cases = [
+        (_pairs("Our results agree with [1] but contradict [2].", "[1]", "[2]"), [S, C]),
+        (_pairs("In contrast to [3], we observed no effect, in line with [4].", "[3]", "[4]"),
+         [C, S]),
+        (_pairs("Unlike [12], we found no association, which agrees with [13].", "[12]",
+                "[13]"), [C, S]),
+    ]
+    for items, expected in cases:
+        assert [p.label for p in shipped.predict(items)] == expected, items[0].text
+
+
+@pytest.mark.xfail(strict=True, reason="known failure (MODEL_CARD.md): where the whole "
+                   "sentence reads as agreement with high confidence, the clause of a second, "
+                   "disputed target does not outweigh it")
+def test_a_disputed_second_target_after_strong_agreement(shipped: CombinedClassifier) -> None:
+    items = [*_pairs("These findings are consistent with Smith et al. (2010) but not with "
+                     "Jones et al. (2012).", "Smith et al. (2010)", "Jones et al. (2012)"),
+             *_pairs("Our data confirm the findings of [10], whereas they are at odds with "
+                     "those of [11].", "[10]", "[11]")]
+    assert [p.label for p in shipped.predict(items)] == [Label.SUPPORTING, Label.CONTRASTING] * 2
+
+
 @pytest.mark.xfail(strict=True, reason="known failure (MODEL_CARD.md): reusing a method or "
                    "reagent is read as agreement; this passes once that is fixed")
 def test_reuse_of_a_reagent_is_mentioning(shipped: CombinedClassifier) -> None:

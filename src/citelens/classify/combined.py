@@ -26,6 +26,7 @@ from citelens.classify.calibration import softmax
 from citelens.classify.finetune import Adapter, EncoderScorer, load_adapter, save_adapter
 from citelens.classify.lexical import DEFAULT_MODEL, LexicalModel, load_model
 from citelens.classify.metrics import LABELS
+from citelens.classify.scope import CLAUSE_WEIGHT, version_suffix, with_clause_views
 from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
 from citelens.errors import ModelError
 
@@ -124,13 +125,18 @@ class CombinedClassifier:
         self.factors = load_factors(prior)
         self.version = (f"lexical+minilm-lora-{digest[:6]}"
                         f"{hashlib.sha256(path.read_bytes()).hexdigest()[:6]}"
-                        + (f"+sp{file_digest(prior)[:6]}" if self.factors else ""))
+                        + (f"+sp{file_digest(prior)[:6]}" if self.factors else "")
+                        + version_suffix())
         self.encoded = 0  # statements that went through the encoder (for benchmarks)
 
     def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
-        """Calibrated class probabilities: lexical where it is sure, combined elsewhere."""
+        """Calibrated class probabilities: lexical where it is sure, combined elsewhere; a
+        statement whose target has a clause of its own also reads that clause (scope.py)."""
         if not items:
             return np.zeros((0, len(LABELS)))
+        return with_clause_views(items, self._sentence_probabilities, CLAUSE_WEIGHT)
+
+    def _sentence_probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
         p, encoded = first_pass_probabilities(
             self.lexical.scores(items), (self.lexical.offsets, self.lexical.temperature),
             lambda rows: self.scorer.logits([items[i] for i in rows]), self.model,

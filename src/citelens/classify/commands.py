@@ -62,6 +62,9 @@ batch_option = click.option(
                    "sentences (discussion and results) of this many eLife articles; 0: no such "
                    "stage.")
 @click.option("--masked-epochs", default=1, show_default=True, type=click.IntRange(1, 50))
+@click.option("--reuse-mentions/--no-reuse-mentions", default=False, show_default=True,
+              help="Add SciCite's method citations worded like agreement (\"the same antibody "
+                   "as [7]\") to both models' training data as mentions.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--encoder-seed", type=int, default=None, show_default="--seed",
               help="Seed of the encoder's fits alone (folds and samples keep --seed).")
@@ -74,7 +77,8 @@ batch_option = click.option(
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
                   encoder_epochs: int, encoder_mentions: int, encoder_pretrain: str,
                   pretrain_epochs: int, pretrain_mentions: int, masked_articles: int,
-                  masked_epochs: int, seed: int, encoder_seed: int | None,
+                  masked_epochs: int, reuse_mentions: bool, seed: int,
+                  encoder_seed: int | None,
                   limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
@@ -91,7 +95,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                          encoder_pretrain=() if encoder_pretrain == "none" else (encoder_pretrain,),
                          pretrain_epochs=pretrain_epochs,
                          pretrain_mentions=pretrain_mentions,
-                         masked_articles=masked_articles, masked_epochs=masked_epochs)
+                         masked_articles=masked_articles, masked_epochs=masked_epochs,
+                         reuse_mentions=reuse_mentions)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

@@ -143,14 +143,16 @@ def parse_athar(lines: Iterable[str]) -> Iterator[LabeledContext]:
 SCICITE_MENTIONING = ("background", "method")
 
 
-def parse_scicite(lines: Iterable[str], split: str) -> Iterator[LabeledContext]:
-    """SciCite: background and method citations are mentions; `result` (agreeing or not) and
-    rows whose callout span does not fit the text are left out."""
+def parse_scicite(lines: Iterable[str], split: str,
+                  kinds: tuple[str, ...] = SCICITE_MENTIONING) -> Iterator[LabeledContext]:
+    """SciCite: background and method citations (or only those of `kinds`) are mentions;
+    `result` (agreeing or not) and rows whose callout span does not fit the text are left
+    out."""
     for line in lines:
         if not line.strip():
             continue
         row = json.loads(line)
-        if row.get("label") not in SCICITE_MENTIONING:
+        if row.get("label") not in kinds or row["label"] not in SCICITE_MENTIONING:
             continue
         text = row["string"]
         start, end = int(row["citeStart"]), int(row["citeEnd"])
@@ -193,6 +195,24 @@ def load_source(labeled_dir: Path, source: str) -> list[LabeledContext]:
 
 
 SOURCES = ("clinical", "multicite", "acl-arc", "athar", "scicite")
+
+# Words a statement of use shares with a statement of agreement: "the same protocol as [5]",
+# "similar to the method of [5]", "as described previously [5]", "as in [5]".
+REUSE_WORDING = re.compile(
+    r"\b(?:same|similar|identical)\b"
+    r"|\bas (?:previously |originally |already )?(?:described|reported|published|detailed)\b"
+    r"|\bas in\b",
+    re.IGNORECASE,
+)
+
+
+def reuse_statements(labeled_dir: Path) -> list[LabeledContext]:
+    """SciCite's training-split `method` citations (the citing work uses the cited work's
+    method, material or data) worded as an agreement could be (REUSE_WORDING): mentions that
+    look like support."""
+    with _open(labeled_dir / "scicite" / "train.jsonl") as handle:
+        return [r for r in parse_scicite(handle, "train", kinds=("method",))
+                if REUSE_WORDING.search(r.item.text)]
 
 
 def _open(path: Path) -> TextIO:

@@ -24,6 +24,7 @@ from citelens.classify.base import ClassifyInput, Prediction
 from citelens.classify.calibration import softmax
 from citelens.classify.features import cue_matrix, marked_text
 from citelens.classify.metrics import LABELS
+from citelens.classify.scope import CLAUSE_WEIGHT, version_suffix, with_clause_views
 from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
 from citelens.errors import ModelError
 
@@ -327,13 +328,17 @@ class LexicalClassifier:
         prior = prior_path(path)
         self.factors = load_factors(prior)
         self.version = "lexical-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10] + (
-            "+sp" + hashlib.sha256(prior.read_bytes()).hexdigest()[:6] if self.factors else "")
+            "+sp" + hashlib.sha256(prior.read_bytes()).hexdigest()[:6] if self.factors else ""
+        ) + version_suffix()
+
+    def _sentence_probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
+        return shift_to_sections(self.model.probabilities(items), [i.section for i in items],
+                                 self.factors)
 
     def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:
         if not items:
             return []
-        p = shift_to_sections(self.model.probabilities(items), [i.section for i in items],
-                              self.factors)
+        p = with_clause_views(items, self._sentence_probabilities, CLAUSE_WEIGHT)
         chosen = p.argmax(axis=1)
         return [Prediction(LABELS[c], float(np.clip(p[i, c], 0.0, 1.0)))
                 for i, c in enumerate(chosen)]

@@ -18,7 +18,7 @@ import numpy as np
 
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
-from citelens.classify.data import LabeledContext, load_source
+from citelens.classify.data import LabeledContext, load_source, reuse_statements
 from citelens.classify.domain import MaskedConfig, adapt_encoder, corpus_sentences
 from citelens.classify.finetune import Adapter, EncoderScorer, FinetuneConfig, fit_adapter
 from citelens.classify.lexical import LexicalModel, fit_lexical
@@ -94,6 +94,10 @@ class TrainConfig:
     masked_articles: int = 0
     masked_sections: tuple[str, ...] = ("discussion", "results")
     masked_epochs: int = 1
+    # SciCite method citations worded like agreement ("the same antibody as [7]", "as described
+    # previously [5]"; data.reuse_statements) join both models' training data as mentions (the
+    # lexical model's at full weight): using a method or material is not support.
+    reuse_mentions: bool = False
 
 
 @dataclass(slots=True)
@@ -161,6 +165,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     log("training statements: " + ", ".join(f"{k} {v}" for k, v in used.items()))
     gold = labels_of(clinical)
     mentions, pretrain_mentions = encoder_mentions(config, used, log)
+    reuse = reuse_mentions(config, mentions, used, log)
+    mentions = [*mentions, *reuse]
     adapted = masked_pretraining(config, used, log)
     pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
@@ -168,6 +174,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
 
     def fit(main: Sequence[LabeledContext], keep: Callable[[LabeledContext], bool]) -> LexicalModel:
+        main = [*main, *reuse]
         extra = [r for name in config.auxiliary for r in auxiliary[name] if keep(r)]
         records = [*main, *extra]
         weights = np.concatenate([np.ones(len(main)), np.full(len(extra), config.auxiliary_weight)])
@@ -280,6 +287,21 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                        seconds=time.perf_counter() - started,
                        out_of_fold={"lexical": out_of_fold, "encoder": encoder_oof,
                                     "fold": folds, "gold": gold})
+
+
+def reuse_mentions(config: TrainConfig, taken: Sequence[LabeledContext], used: dict[str, int],
+                   log: Callable[[str], None]) -> list[LabeledContext]:
+    """With `config.reuse_mentions`, SciCite's method citations worded like agreement
+    (data.reuse_statements), less those already among `taken`."""
+    if not config.reuse_mentions:
+        return []
+    seen = {(r.item.text, r.item.target) for r in taken}
+    reuse = [r for r in reuse_statements(config.labeled_dir)
+             if (r.item.text, r.item.target) not in seen][: config.limit]
+    used["scicite reuse mentions (both models)"] = len(reuse)
+    log(f"both models also learn from {len(reuse)} SciCite method citations worded like "
+        "agreement, as mentions")
+    return reuse
 
 
 def encoder_mentions(config: TrainConfig, used: dict[str, int], log: Callable[[str], None]
