@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from citelens.classify.data import (
+    REUSE_WORDING,
     SOURCES,
     load_source,
     multicite_label,
     parse_acl_arc,
     parse_athar,
     parse_clinical,
+    parse_scicite,
+    reuse_statements,
     strip_cite_tags,
 )
 from citelens.errors import InputError
@@ -86,3 +89,35 @@ def test_real_corpora_counts_and_spans(shared_data: Path) -> None:
     assert counts["acl-arc"][Label.SUPPORTING] == 49
     assert counts["acl-arc"][Label.CONTRASTING] == 41
     assert sum(counts["athar"].values()) == 8736
+
+
+def test_scicite_kinds_filter_and_reuse_wording() -> None:
+    rows = [json.dumps({"string": text, "label": label, "citeStart": 0, "citeEnd": 3,
+                        "citingPaperId": "p"}) for text, label in (
+        ("[5] Cells were cultured as described previously.", "method"),
+        ("[6] gave the same result as ours.", "result"),
+        ("[7] is a review.", "background"),
+    )]
+    assert len(list(parse_scicite(rows, "train"))) == 2  # results are never mentions
+    only = list(parse_scicite(rows, "train", kinds=("method",)))
+    assert [r.item.text[:3] for r in only] == ["[5]"]
+    assert all(r.label is Label.MENTIONING for r in only)
+    for worded in ("the same antibody as", "Similar to the protocol of", "as previously described",
+                   "as in [3]", "As reported"):
+        assert REUSE_WORDING.search(worded), worded
+    for plain in ("we used the antibody of", "as shown here", "assimilated"):
+        assert not REUSE_WORDING.search(plain), plain
+
+
+def test_reuse_statements_are_scicite_training_method_citations(shared_data: Path) -> None:
+    reuse = reuse_statements(shared_data / "labeled")
+    assert 200 < len(reuse) < 400  # 305 on 2026-12-07
+    assert all(r.split == "train" and r.label is Label.MENTIONING for r in reuse)
+    assert all(REUSE_WORDING.search(r.item.text) for r in reuse)
+    method_texts = set()
+    with (shared_data / "labeled" / "scicite" / "train.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["label"] == "method":
+                method_texts.add(row["string"])
+    assert {r.item.text for r in reuse} <= method_texts
