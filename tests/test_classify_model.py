@@ -116,6 +116,17 @@ def test_train_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
     # The model says what built it: the seed alone does not pin the numbers down.
     built = first.model.meta["built_with"]
     assert built["numpy"] == np.__version__ and "scikit-learn" in built and built["machine"]
+    # The statements whose target has a clause of its own were scored by it too, as the
+    # shipped classifier scores them, and only those.
+    from citelens.classify.data import load_source
+    from citelens.classify.scope import scoped
+
+    items = [r.item for r in load_source(shared_data / "labeled", "clinical")[:300]]
+    has = first.out_of_fold["has_clause"]
+    assert list(has) == [scoped(item) is not None for item in items] and has.sum() >= 3
+    clause = first.out_of_fold["lexical_clause"]
+    assert np.all(np.abs(clause[has]).sum(axis=1) > 0) and not clause[~has].any()
+    assert not np.allclose(clause[has], first.out_of_fold["lexical"][has])
 
 
 def test_character_ngrams_match_scikit_learn_char_wb() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from citelens.classify.base import ClassifyInput
 from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
 from citelens.classify.data import LabeledContext, load_source, reuse_statements
@@ -29,6 +30,7 @@ from citelens.classify.metrics import (
     evaluate_predictions,
     grouped_folds,
 )
+from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped, with_clause_views
 from citelens.classify.section_prior import estimate_factors, scicite_rows
 from citelens.errors import ModelError
 
@@ -149,7 +151,7 @@ def labels_of(records: Sequence[LabeledContext]) -> np.ndarray:
 
 
 def _score(model: LexicalModel, records: Sequence[LabeledContext]) -> Evaluation:
-    p = model.probabilities([r.item for r in records])
+    p = with_clause_views([r.item for r in records], model.probabilities, CLAUSE_WEIGHT)
     return evaluate_predictions(
         [r.label for r in records], [LABELS[c] for c in p.argmax(axis=1)], p.max(axis=1)
     )
@@ -190,30 +192,57 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     except ValueError as error:
         raise ModelError(f"clinical statements: {error} (a larger --limit?)") from error
     items = [r.item for r in clinical]
+    # A statement whose target has a clause of its own is also scored by that clause, as the
+    # shipped classifiers do (classify/scope.py); elsewhere the clause rows stay unused.
+    clauses = [scoped(item) for item in items]
+    has_clause = np.array([c is not None for c in clauses], dtype=bool)
     out_of_fold = np.zeros((len(clinical), len(LABELS)))
     encoder_oof = np.zeros((len(clinical), len(LABELS)))
+    clause_oof = np.zeros((len(clinical), len(LABELS)))
+    clause_encoder_oof = np.zeros((len(clinical), len(LABELS)))
     for f in range(config.folds):
         train_rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         held = np.flatnonzero(folds == f)
-        out_of_fold[held] = fit(train_rows, everything).scores([items[i] for i in held])
+        in_clause = held[has_clause[held]]
+        clause_batch = [c for i in in_clause if (c := clauses[i]) is not None]
+        lexical = fit(train_rows, everything)
+        out_of_fold[held] = lexical.scores([items[i] for i in held])
+        clause_oof[in_clause] = lexical.scores(clause_batch)
         if config.encoder is not None:
             encoder_rows = [*train_rows, *mentions]
             adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
                                   config.encoder, log, init=pretrained)
-            encoder_oof[held] = EncoderScorer(adapter).logits([items[i] for i in held])
+            fold_scorer = EncoderScorer(adapter)
+            encoder_oof[held] = fold_scorer.logits([items[i] for i in held])
+            clause_encoder_oof[in_clause] = fold_scorer.logits(clause_batch)
         log(f"clinical fold {f + 1}/{config.folds} done")
-    lexical_cv, lexical_p = crossfit(out_of_fold, gold, folds)
+
+    def merged(whole: np.ndarray, clause: np.ndarray) -> np.ndarray:
+        p = whole.copy()
+        p[has_clause] = merge_views(whole[has_clause], clause[has_clause], CLAUSE_WEIGHT)
+        return p
+
+    lexical_p = merged(calibrated_like(out_of_fold, out_of_fold, gold, folds),
+                       calibrated_like(out_of_fold, clause_oof, gold, folds))
+    lexical_cv = evaluate_probabilities(lexical_p, gold)
     offsets = tune_offsets(out_of_fold, gold)
     temperature = fit_temperature(out_of_fold + offsets, gold)
     combined: CombinedModel | None = None
     clinical_cv, encoded_share = lexical_cv, 0.0
     if config.encoder is not None:
         mixed = combine(out_of_fold, encoder_oof, config.mix)
-        everyone, mixed_p = crossfit(mixed, gold, folds)
+        mixed_clause = combine(clause_oof, clause_encoder_oof, config.mix)
+        mixed_p = calibrated_like(mixed, mixed, gold, folds)
+        mixed_clause_p = calibrated_like(mixed, mixed_clause, gold, folds)
+        everyone = evaluate_probabilities(merged(mixed_p, mixed_clause_p), gold)
         log(f"lexical + encoder on every statement: clinical CV macro-F1 "
             f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
-        clinical_cv, encoded_share = first_pass_evaluation(lexical_p, mixed_p, gold,
-                                                           config.first_pass)
+        lexical_clause_p = calibrated_like(out_of_fold, clause_oof, gold, folds)
+        whole_p, sure = first_pass_choice(calibrated_like(out_of_fold, out_of_fold, gold, folds),
+                                          mixed_p, config.first_pass)
+        clause_p, _ = first_pass_choice(lexical_clause_p, mixed_clause_p, config.first_pass)
+        clinical_cv = evaluate_probabilities(merged(whole_p, clause_p), gold)
+        encoded_share = float(1.0 - sure.mean())
         mixed_offsets = tune_offsets(mixed, gold)
         mixed_temperature = fit_temperature(mixed + mixed_offsets, gold)
 
@@ -233,10 +262,13 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         model.offsets, model.temperature = offsets, temperature
         if combined is None or scorer is None:
             return _score(model, records)
-        records_items = [r.item for r in records]
-        p, _ = first_pass_probabilities(
-            model.scores(records_items), (offsets, temperature),
-            lambda rows: scorer.logits([records_items[i] for i in rows]), combined)
+        def shipped(batch: Sequence[ClassifyInput]) -> np.ndarray:
+            assert combined is not None and scorer is not None
+            return first_pass_probabilities(
+                model.scores(batch), (offsets, temperature),
+                lambda rows: scorer.logits([batch[i] for i in rows]), combined)[0]
+
+        p = with_clause_views([r.item for r in records], shipped, CLAUSE_WEIGHT)
         return evaluate_predictions([r.label for r in records],
                                     [LABELS[c] for c in p.argmax(axis=1)], p.max(axis=1))
 
@@ -286,7 +318,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                        section_prior=section_prior,
                        seconds=time.perf_counter() - started,
                        out_of_fold={"lexical": out_of_fold, "encoder": encoder_oof,
-                                    "fold": folds, "gold": gold})
+                                    "fold": folds, "gold": gold,
+                                    "lexical_clause": clause_oof,
+                                    "encoder_clause": clause_encoder_oof,
+                                    "has_clause": has_clause})
 
 
 def reuse_mentions(config: TrainConfig, taken: Sequence[LabeledContext], used: dict[str, int],
@@ -370,20 +405,39 @@ def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
                                stalled_loss_ratio=PRETRAIN_STALLED_LOSS_RATIO), log, init=init)
 
 
-def crossfit(scores: np.ndarray, gold: np.ndarray,
-              folds: np.ndarray) -> tuple[Evaluation, np.ndarray]:
-    """Out-of-fold evaluation with each fold's offsets and temperature fitted on the others;
-    also returns the calibrated probabilities."""
-    p = np.zeros_like(scores, dtype=float)
+def calibrated_like(fitted: np.ndarray, applied: np.ndarray, gold: np.ndarray,
+                    folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold probabilities of the `applied` scores, each fold's offsets and temperature
+    fitted on the other folds' `fitted` scores (a clause is calibrated as its sentence is)."""
+    p = np.zeros_like(applied, dtype=float)
     for f in np.unique(folds):
         held = folds == f
-        offsets = tune_offsets(scores[~held], gold[~held])
-        temperature = fit_temperature(scores[~held] + offsets, gold[~held])
-        p[held] = softmax((scores[held] + offsets) / temperature)
-    chosen = p.argmax(axis=1)
-    evaluation = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in chosen],
-                                      p.max(axis=1))
-    return evaluation, p
+        offsets = tune_offsets(fitted[~held], gold[~held])
+        temperature = fit_temperature(fitted[~held] + offsets, gold[~held])
+        p[held] = softmax((applied[held] + offsets) / temperature)
+    return p
+
+
+def evaluate_probabilities(p: np.ndarray, gold: np.ndarray) -> Evaluation:
+    """Scores of the most probable labels, with their probabilities as confidences."""
+    return evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in p.argmax(1)],
+                                p.max(axis=1))
+
+
+def crossfit(scores: np.ndarray, gold: np.ndarray,
+             folds: np.ndarray) -> tuple[Evaluation, np.ndarray]:
+    """Out-of-fold evaluation with each fold's offsets and temperature fitted on the others;
+    also returns the calibrated probabilities."""
+    p = calibrated_like(scores, scores, gold, folds)
+    return evaluate_probabilities(p, gold), p
+
+
+def first_pass_choice(lexical_p: np.ndarray, mixed_p: np.ndarray,
+                      first_pass: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lexical probabilities where their confidence reaches `first_pass`, the combined ones
+    elsewhere; and which rows the lexical model was sure of."""
+    sure = lexical_p.max(axis=1) >= first_pass
+    return np.where(sure[:, None], lexical_p, mixed_p), sure
 
 
 def first_pass_evaluation(lexical_p: np.ndarray, mixed_p: np.ndarray, gold: np.ndarray,
@@ -391,8 +445,5 @@ def first_pass_evaluation(lexical_p: np.ndarray, mixed_p: np.ndarray, gold: np.n
     """Evaluation of what ships, from out-of-fold calibrated probabilities (`crossfit`) of the
     lexical scores and of the combined ones: the lexical answer where its confidence reaches
     `first_pass`, the combined one elsewhere; also returns the share sent to the encoder."""
-    sure = lexical_p.max(axis=1) >= first_pass
-    p = np.where(sure[:, None], lexical_p, mixed_p)
-    evaluation = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in p.argmax(1)],
-                                      p.max(axis=1))
-    return evaluation, float(1.0 - sure.mean())
+    p, sure = first_pass_choice(lexical_p, mixed_p, first_pass)
+    return evaluate_probabilities(p, gold), float(1.0 - sure.mean())
