@@ -11,7 +11,10 @@ classifier, batch size), with the share of each label (supporting / mentioning /
         [--source labeled --source elife] [--models DIR]
 
 --models DIR times the models `citelens train --out DIR/default.npz` wrote there (default.npz
-and encoder.npz) instead of the shipped ones.
+and encoder.npz) instead of the shipped ones. --clause-weight W (repeatable) times the lexical
+and default classifiers with that weight on a target's own clause (classify/scope.py; 0: whole
+sentences only, as before the seventh session), so the cost of the clause views is measured in
+one run.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import citelens.classify.combined
+import citelens.classify.lexical
 from citelens.classify import load_classifier
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.classify.data import load_source
+from citelens.classify.scope import CLAUSE_WEIGHT
 from citelens.extract import extract
 from citelens.parse.jats import parse_jats
 
@@ -93,21 +99,27 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, action="append", default=None)
     parser.add_argument("--source", action="append", choices=("labeled", "elife"), default=None)
     parser.add_argument("--models", type=Path, default=None)
+    parser.add_argument("--clause-weight", type=float, action="append", default=None)
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     for source in args.source or ["labeled", "elife"]:
         items = (real_statements if source == "labeled" else elife_statements)(args.limit)
         print(f"{source}: {len(items)} real statements")
-        for name in args.classifier or ["default", "lexical", "baseline"]:
+        for name, weight in [(n, w) for n in args.classifier or ["default", "lexical", "baseline"]
+                             for w in (args.clause_weight or [CLAUSE_WEIGHT]
+                                       if n != "baseline" else [0.0])]:
+            for module in (citelens.classify.combined, citelens.classify.lexical):
+                module.CLAUSE_WEIGHT = weight  # type: ignore[attr-defined]
             for batch_size in args.batch_size or [32, 256]:
                 rate, share, labels = time_classifier(name, items, batch_size, args.models)
                 note = "" if share is None else f"  ({share:.1%} through the encoder)"
                 note += "  labels " + " / ".join(
                     f"{labels[k] / len(items):.1%}" for k in ("supporting", "mentioning",
                                                                 "contrasting"))
-                print(f"{source:<8} {name:<9} batch {batch_size:>4}: {rate:8.0f} statements/s"
-                      f"{note}")
+                clause = f" clause {weight:g}" if name != "baseline" else ""
+                print(f"{source:<8} {name:<9}{clause} batch {batch_size:>4}: {rate:8.0f} "
+                      f"statements/s{note}")
 
 
 if __name__ == "__main__":
