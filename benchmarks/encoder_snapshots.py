@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from harness import elapsed_log, saved_arrays
 
 from citelens.classify.base import ClassifyInput
 from citelens.classify.combined import combine
@@ -114,13 +114,9 @@ def main(argv: list[str]) -> None:
                          encoder=FinetuneConfig(seed=args.seed, threads=args.threads),
                          masked_articles=args.masked_articles, masked_epochs=args.masked_epochs)
     if args.saved is not None:
-        with np.load(args.saved) as data:
-            report({k: data[k] for k in data.files}, config)
+        report(saved_arrays(args.saved), config)
         return
-    started = time.perf_counter()
-
-    def log(line: str) -> None:
-        print(f"[{time.perf_counter() - started:6.0f} s] {line}", file=sys.stderr, flush=True)
+    log = elapsed_log()
 
     lexical = train(replace(config, encoder=None), log).out_of_fold
     folds, gold = lexical["fold"], lexical["gold"]

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from harness import elapsed_log, saved_arrays
 
 from citelens.classify.base import ClassifyInput
-from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import combine
 from citelens.classify.data import load_source
 from citelens.classify.finetune import (
@@ -39,11 +38,14 @@ from citelens.classify.finetune import (
     save_adapter,
 )
 from citelens.classify.lexical import LexicalModel, fit_lexical, load_model, save_model
-from citelens.classify.metrics import LABELS, evaluate_predictions, grouped_folds
+from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import merge_views, scoped
 from citelens.classify.train import (
     TrainConfig,
+    calibrated_views,
     encoder_mentions,
+    evaluate_probabilities,
+    first_pass_choice,
     labels_of,
     pretrain_adapter,
 )
@@ -51,6 +53,7 @@ from citelens.classify.train import (
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
 _OPENING_WORD = re.compile(r"^(?:but|whereas|while|although|though|however|yet)\b[\s,]*", re.I)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+VIEWS = ("whole", "clause", "bare")
 
 
 def without_conjunction(item: ClassifyInput) -> ClassifyInput:
@@ -68,23 +71,14 @@ def calibrated(scores: dict[str, np.ndarray], gold: np.ndarray, folds: np.ndarra
     """Per view, what the shipped classifier outputs: lexical probabilities where their
     confidence reaches first_pass, the combined ones elsewhere; calibration fitted on the other
     folds' whole-sentence scores."""
-    out: dict[str, np.ndarray] = {}
-    for view in ("whole", "clause", "bare"):
-        lexical, encoder = scores[f"lexical-{view}"], scores[f"encoder-{view}"]
-        p = np.zeros_like(lexical)
-        for f in np.unique(folds):
-            held = folds == f
-            calib = []
-            for fitted, applied in ((scores["lexical-whole"], lexical),
-                                    (combine(scores["lexical-whole"], scores["encoder-whole"],
-                                             mix), combine(lexical, encoder, mix))):
-                offsets = tune_offsets(fitted[~held], gold[~held])
-                temperature = fit_temperature(fitted[~held] + offsets, gold[~held])
-                calib.append(softmax((applied[held] + offsets) / temperature))
-            sure = calib[0].max(axis=1) >= first_pass
-            p[held] = np.where(sure[:, None], calib[0], calib[1])
-        out[view] = p
-    return out
+    lexical = calibrated_views(scores["lexical-whole"],
+                               [scores[f"lexical-{view}"] for view in VIEWS], gold, folds)
+    mixed = calibrated_views(
+        combine(scores["lexical-whole"], scores["encoder-whole"], mix),
+        [combine(scores[f"lexical-{view}"], scores[f"encoder-{view}"], mix) for view in VIEWS],
+        gold, folds)
+    return {view: first_pass_choice(lexical_p, mixed_p, first_pass)[0]
+            for view, lexical_p, mixed_p in zip(VIEWS, lexical, mixed, strict=True)}
 
 
 def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
@@ -101,8 +95,7 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
             p = views["whole"].copy()
             p[has] = merge_views(views["whole"][has], views[view][has], weight)
             chosen = p.argmax(axis=1)
-            e = evaluate_predictions([LABELS[g] for g in gold], [LABELS[c] for c in chosen],
-                                     p.max(axis=1))
+            e = evaluate_probabilities(p, gold)
             f1 = " / ".join(f"{e.per_class[label].f1:.3f}" for label in LABELS)
             print(f"{view:18s}  {weight:5.2f}  {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  "
                   f"{(chosen[has] == gold[has]).mean():.3f}         "
@@ -123,13 +116,9 @@ def main(argv: list[str]) -> None:
     config = TrainConfig(DATA, held_out=False, limit=args.limit,
                          encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
     if args.saved is not None:
-        with np.load(args.saved) as data:
-            report({k: data[k] for k in data.files}, config)
+        report(saved_arrays(args.saved), config)
         return
-    started = time.perf_counter()
-
-    def log(line: str) -> None:
-        print(f"[{time.perf_counter() - started:6.0f} s] {line}", file=sys.stderr, flush=True)
+    log = elapsed_log()
 
     assert config.encoder is not None
     clinical = load_source(DATA, "clinical")[: args.limit]

@@ -148,11 +148,12 @@ def parse_scicite(lines: Iterable[str], split: str,
     """SciCite: background and method citations (or only those of `kinds`) are mentions;
     `result` (agreeing or not) and rows whose callout span does not fit the text are left
     out."""
+    wanted = set(kinds) & set(SCICITE_MENTIONING)
     for line in lines:
         if not line.strip():
             continue
         row = json.loads(line)
-        if row.get("label") not in kinds or row["label"] not in SCICITE_MENTIONING:
+        if row.get("label") not in wanted:
             continue
         text = row["string"]
         start, end = int(row["citeStart"]), int(row["citeEnd"])

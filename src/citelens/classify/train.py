@@ -222,8 +222,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         p[has_clause] = merge_views(whole[has_clause], clause[has_clause], CLAUSE_WEIGHT)
         return p
 
-    lexical_p = merged(calibrated_like(out_of_fold, out_of_fold, gold, folds),
-                       calibrated_like(out_of_fold, clause_oof, gold, folds))
+    lexical_whole_p, lexical_clause_p = calibrated_views(out_of_fold, [out_of_fold, clause_oof],
+                                                         gold, folds)
+    lexical_p = merged(lexical_whole_p, lexical_clause_p)
     lexical_cv = evaluate_probabilities(lexical_p, gold)
     offsets = tune_offsets(out_of_fold, gold)
     temperature = fit_temperature(out_of_fold + offsets, gold)
@@ -232,14 +233,11 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     if config.encoder is not None:
         mixed = combine(out_of_fold, encoder_oof, config.mix)
         mixed_clause = combine(clause_oof, clause_encoder_oof, config.mix)
-        mixed_p = calibrated_like(mixed, mixed, gold, folds)
-        mixed_clause_p = calibrated_like(mixed, mixed_clause, gold, folds)
+        mixed_p, mixed_clause_p = calibrated_views(mixed, [mixed, mixed_clause], gold, folds)
         everyone = evaluate_probabilities(merged(mixed_p, mixed_clause_p), gold)
         log(f"lexical + encoder on every statement: clinical CV macro-F1 "
             f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
-        lexical_clause_p = calibrated_like(out_of_fold, clause_oof, gold, folds)
-        whole_p, sure = first_pass_choice(calibrated_like(out_of_fold, out_of_fold, gold, folds),
-                                          mixed_p, config.first_pass)
+        whole_p, sure = first_pass_choice(lexical_whole_p, mixed_p, config.first_pass)
         clause_p, _ = first_pass_choice(lexical_clause_p, mixed_clause_p, config.first_pass)
         clinical_cv = evaluate_probabilities(merged(whole_p, clause_p), gold)
         encoded_share = float(1.0 - sure.mean())
@@ -405,17 +403,19 @@ def pretrain_adapter(config: TrainConfig, mentions: Sequence[LabeledContext],
                                stalled_loss_ratio=PRETRAIN_STALLED_LOSS_RATIO), log, init=init)
 
 
-def calibrated_like(fitted: np.ndarray, applied: np.ndarray, gold: np.ndarray,
-                    folds: np.ndarray) -> np.ndarray:
-    """Out-of-fold probabilities of the `applied` scores, each fold's offsets and temperature
-    fitted on the other folds' `fitted` scores (a clause is calibrated as its sentence is)."""
-    p = np.zeros_like(applied, dtype=float)
+def calibrated_views(fitted: np.ndarray, views: Sequence[np.ndarray], gold: np.ndarray,
+                     folds: np.ndarray) -> list[np.ndarray]:
+    """Out-of-fold probabilities of each of `views` (score arrays shaped like `fitted`), with
+    each fold's offsets and temperature fitted once on the other folds' `fitted` scores (a
+    clause is calibrated as its sentence is)."""
+    out = [np.zeros_like(view, dtype=float) for view in views]
     for f in np.unique(folds):
         held = folds == f
         offsets = tune_offsets(fitted[~held], gold[~held])
         temperature = fit_temperature(fitted[~held] + offsets, gold[~held])
-        p[held] = softmax((applied[held] + offsets) / temperature)
-    return p
+        for p, view in zip(out, views, strict=True):
+            p[held] = softmax((view[held] + offsets) / temperature)
+    return out
 
 
 def evaluate_probabilities(p: np.ndarray, gold: np.ndarray) -> Evaluation:
@@ -428,7 +428,7 @@ def crossfit(scores: np.ndarray, gold: np.ndarray,
              folds: np.ndarray) -> tuple[Evaluation, np.ndarray]:
     """Out-of-fold evaluation with each fold's offsets and temperature fitted on the others;
     also returns the calibrated probabilities."""
-    p = calibrated_like(scores, scores, gold, folds)
+    (p,) = calibrated_views(scores, [scores], gold, folds)
     return evaluate_probabilities(p, gold), p
 
 
