@@ -1,15 +1,19 @@
 """What the section prior does: comparisons found and false ones avoided, per section type.
 
-Two measurements, each with the prior (classify/models/section_prior.json, estimated on SciCite's
-train split) and without it:
+Two measurements, each without the prior, with it (classify/models/section_prior.json,
+estimated on SciCite's train split) but without the use rule (classify/usage.py: statements of
+use take the methods prior wherever they stand), and with both (what ships):
 
 1. SciCite's test split (never used for the prior): a citation whose intent is `result`
    compares findings (either way), `background` and `method` ones do not. Per section type,
    the share of non-comparisons the classifier labels supporting or contrasting (false
-   comparisons) and the share of comparisons it does (recall).
+   comparisons) and the share of comparisons it does (recall); then the same citations with
+   their sections taken away (as `citelens classify` input without a `section` usually comes),
+   with the use rule and without it.
 2. The eLife-200 statements (what ingest sees): the share of each label per section type.
 
     python benchmarks/section_prior.py [--classifier default --classifier lexical] [--models DIR]
+                                       [--skip-elife]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import platform
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from classify import LABELED, classifier_named, elife_statements  # benchmarks/classify.py
@@ -49,21 +54,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classifier", action="append", default=None)
     parser.add_argument("--models", type=Path, default=None)
+    parser.add_argument("--skip-elife", action="store_true")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     scicite = scicite_test()
-    elife = elife_statements(10**9)
+    elife = [] if args.skip_elife else elife_statements(10**9)
     print(f"SciCite test: {len(scicite)} citations; eLife-200: {len(elife)} statements")
+    unsectioned = [(replace(item, section=None), compares) for item, compares in scicite]
+    conditions = (  # (what, prior, use rule, citations)
+        ("without the section prior", False, False, scicite),
+        ("with the section prior, without the use rule", True, False, scicite),
+        ("with the section prior and the use rule (shipped)", True, True, scicite),
+        ("no sections, without the use rule", True, False, unsectioned),
+        ("no sections, with the use rule (shipped)", True, True, unsectioned),
+    )
     for name in args.classifier or ["default", "lexical"]:
         classifier = classifier_named(name, args.models)
         factors = dict(classifier.factors)  # type: ignore[attr-defined]
-        for with_prior in (False, True):
+        for what, with_prior, use_rule, citations in conditions:
             classifier.factors = factors if with_prior else {}  # type: ignore[attr-defined]
-            tag = f"{name} {'with' if with_prior else 'without'} the section prior"
-            labels = [p.label.value for p in classifier.predict([item for item, _ in scicite])]
+            classifier.use_rule = use_rule  # type: ignore[attr-defined]
+            tag = f"{name} {what}"
+            labels = [p.label.value for p in classifier.predict([i for i, _ in citations])]
             counts: dict[str, Counter[str]] = defaultdict(Counter)
-            for (item, compares), label in zip(scicite, labels, strict=True):
+            for (item, compares), label in zip(citations, labels, strict=True):
                 said = label != "mentioning"
                 kind = item.section or "other"
                 counts[kind]["n"] += 1
@@ -81,6 +96,8 @@ def main() -> None:
                 print(f"  {kind:<13} n {c['n']:>4}  false {c['false'] / max(others, 1):6.1%} "
                       f"of {others:>4}  found {c['found'] / max(c['compares'], 1):6.1%} "
                       f"of {c['compares']:>3}")
+            if not elife or citations is unsectioned:
+                continue
             got = classifier.predict(elife)
             by: dict[str, Counter[str]] = defaultdict(Counter)
             for item, p in zip(elife, got, strict=True):

@@ -33,6 +33,8 @@ from citelens.classify.finetune import (
     save_adapter,
 )
 from citelens.classify.lexical import DEFAULT_MODEL
+from citelens.classify.section_prior import shift_to_sections
+from citelens.classify.usage import use_sections
 from citelens.errors import ModelError
 from citelens.model import Label
 
@@ -86,7 +88,11 @@ def test_first_pass_sends_only_unsure_statements_to_the_encoder(
         shipped.encoded = 0
         lexical_only = shipped.probabilities(ITEMS)
         assert shipped.encoded == 0
-        expected = shipped.lexical.probabilities(ITEMS)
+        # The lexical probabilities, with the methods prior for the statement of use ("Cells
+        # were cultured as described [5]", classify/usage.py).
+        expected = shift_to_sections(shipped.lexical.probabilities(ITEMS), use_sections(ITEMS),
+                                     shipped.factors)
+        assert use_sections(ITEMS)[2] == "methods"
         assert np.allclose(lexical_only, expected)
         assert not np.allclose(everything, lexical_only)
     finally:
@@ -162,12 +168,25 @@ def test_a_disputed_second_target_after_strong_agreement(shipped: CombinedClassi
     assert [p.label for p in shipped.predict(items)] == [Label.SUPPORTING, Label.CONTRASTING] * 2
 
 
-@pytest.mark.xfail(strict=True, reason="known failure (MODEL_CARD.md): reusing a method or "
-                   "reagent is read as agreement; this passes once that is fixed")
-def test_reuse_of_a_reagent_is_mentioning(shipped: CombinedClassifier) -> None:
+def test_reuse_of_a_reagent_is_mentioning_without_a_section(
+        shipped: CombinedClassifier) -> None:
+    # Using a method or reagent is mentioning (issue 3). Without a section the sentence alone
+    # reads as agreement; its wording of use gives it the methods prior (classify/usage.py).
     reuse = [_item("We used the same antibody as in a previous study [7].", "[7]"),
-             _item("Cells were cultured as described previously [5].", "[5]")]
-    assert [p.label for p in shipped.predict(reuse)] == [Label.MENTIONING] * 2
+             _item("Cells were cultured as described previously [5].", "[5]"),
+             _item("Antibodies were the same as in [7].", "[7]"),
+             _item("As in [15], cells were fixed.", "[15]")]
+    assert [p.label for p in shipped.predict(reuse)] == [Label.MENTIONING] * 4
+    shipped.use_rule = False
+    try:
+        without = [p.label for p in shipped.predict(reuse)]
+    finally:
+        shipped.use_rule = True
+    assert Label.SUPPORTING in without  # what the rule fixes
+    # A comparison worded near use keeps its reading.
+    compared = [_item("Using the same protocol as [8], we found results consistent with [8].",
+                      "[8]")]
+    assert shipped.predict(compared)[0].label == Label.SUPPORTING
 
 
 def test_prior_loss_is_the_weighted_loss_of_always_predicting_the_prior() -> None:

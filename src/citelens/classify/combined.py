@@ -28,6 +28,7 @@ from citelens.classify.lexical import DEFAULT_MODEL, LexicalModel, load_model
 from citelens.classify.metrics import LABELS
 from citelens.classify.scope import CLAUSE_WEIGHT, version_suffix, with_clause_views
 from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
+from citelens.classify.usage import use_sections, use_suffix
 from citelens.errors import ModelError
 
 DEFAULT_ENCODER_MODEL = DEFAULT_MODEL.parent / "encoder.npz"
@@ -113,7 +114,8 @@ class CombinedClassifier:
     """Lexical first pass, then lexical + encoder for the statements it is unsure of."""
 
     def __init__(self, lexical_path: Path = DEFAULT_MODEL,
-                 path: Path = DEFAULT_ENCODER_MODEL, threads: int | None = None) -> None:
+                 path: Path = DEFAULT_ENCODER_MODEL, threads: int | None = None,
+                 use_rule: bool = True) -> None:
         self.model = load_combined(path)
         digest = file_digest(lexical_path)
         if digest != self.model.lexical_digest:
@@ -123,10 +125,11 @@ class CombinedClassifier:
         self.scorer = EncoderScorer(self.model.adapter, threads=threads)
         prior = prior_path(lexical_path)
         self.factors = load_factors(prior)
+        self.use_rule = use_rule  # statements of use take the methods prior (usage.py)
         self.version = (f"lexical+minilm-lora-{digest[:6]}"
                         f"{hashlib.sha256(path.read_bytes()).hexdigest()[:6]}"
                         + (f"+sp{file_digest(prior)[:6]}" if self.factors else "")
-                        + version_suffix())
+                        + version_suffix() + (use_suffix() if self.factors and use_rule else ""))
         self.encoded = 0  # statements that went through the encoder (for benchmarks)
 
     def probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
@@ -140,7 +143,7 @@ class CombinedClassifier:
         p, encoded = first_pass_probabilities(
             self.lexical.scores(items), (self.lexical.offsets, self.lexical.temperature),
             lambda rows: self.scorer.logits([items[i] for i in rows]), self.model,
-            [item.section for item in items], self.factors)
+            use_sections(items, self.use_rule), self.factors)
         self.encoded += encoded
         return p
 

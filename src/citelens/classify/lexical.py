@@ -26,6 +26,7 @@ from citelens.classify.features import cue_matrix, marked_text
 from citelens.classify.metrics import LABELS
 from citelens.classify.scope import CLAUSE_WEIGHT, version_suffix, with_clause_views
 from citelens.classify.section_prior import load_factors, prior_path, shift_to_sections
+from citelens.classify.usage import use_sections, use_suffix
 from citelens.errors import ModelError
 
 MODEL_FORMAT = 1
@@ -323,17 +324,18 @@ def fit_lexical(
 class LexicalClassifier:
     """The shipped model as a Classifier; `version` names the model file's content."""
 
-    def __init__(self, path: Path = DEFAULT_MODEL) -> None:
+    def __init__(self, path: Path = DEFAULT_MODEL, use_rule: bool = True) -> None:
         self.model = load_model(path)
+        self.use_rule = use_rule  # statements of use take the methods prior (usage.py)
         prior = prior_path(path)
         self.factors = load_factors(prior)
         self.version = "lexical-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10] + (
             "+sp" + hashlib.sha256(prior.read_bytes()).hexdigest()[:6] if self.factors else ""
-        ) + version_suffix()
+        ) + version_suffix() + (use_suffix() if self.factors and use_rule else "")
 
     def _sentence_probabilities(self, items: Sequence[ClassifyInput]) -> np.ndarray:
-        return shift_to_sections(self.model.probabilities(items), [i.section for i in items],
-                                 self.factors)
+        return shift_to_sections(self.model.probabilities(items),
+                                 use_sections(items, self.use_rule), self.factors)
 
     def predict(self, items: Sequence[ClassifyInput]) -> list[Prediction]:
         if not items:

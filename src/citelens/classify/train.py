@@ -31,7 +31,8 @@ from citelens.classify.metrics import (
     grouped_folds,
 )
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped, with_clause_views
-from citelens.classify.section_prior import estimate_factors, scicite_rows
+from citelens.classify.section_prior import estimate_factors, scicite_rows, shift_to_sections
+from citelens.classify.usage import use_sections
 from citelens.errors import ModelError
 
 # Mentions the encoder also learns from: SciCite's method and background citations from its
@@ -150,8 +151,12 @@ def labels_of(records: Sequence[LabeledContext]) -> np.ndarray:
     return np.array([LABEL_INDEX[r.label] for r in records], dtype=int)
 
 
-def _score(model: LexicalModel, records: Sequence[LabeledContext]) -> Evaluation:
-    p = with_clause_views([r.item for r in records], model.probabilities, CLAUSE_WEIGHT)
+def _score(model: LexicalModel, records: Sequence[LabeledContext],
+           factors: dict[str, float]) -> Evaluation:
+    def probabilities(batch: Sequence[ClassifyInput]) -> np.ndarray:
+        return shift_to_sections(model.probabilities(batch), use_sections(batch), factors)
+
+    p = with_clause_views([r.item for r in records], probabilities, CLAUSE_WEIGHT)
     return evaluate_predictions(
         [r.label for r in records], [LABELS[c] for c in p.argmax(axis=1)], p.max(axis=1)
     )
@@ -222,8 +227,18 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         p[has_clause] = merge_views(whole[has_clause], clause[has_clause], CLAUSE_WEIGHT)
         return p
 
-    lexical_whole_p, lexical_clause_p = calibrated_views(out_of_fold, [out_of_fold, clause_oof],
-                                                         gold, folds)
+    # As the shipped classifiers do, a statement worded as use takes the methods section's
+    # prior (classify/usage.py); the others have no section and stay as they are.
+    factors = {kind: entry["factor"] for kind, entry in section_prior.items()}
+    whole_sections = use_sections(items)
+    clause_sections = use_sections([c or item for c, item in zip(clauses, items, strict=True)])
+
+    def shifted(whole: np.ndarray, clause: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (shift_to_sections(whole, whole_sections, factors),
+                shift_to_sections(clause, clause_sections, factors))
+
+    lexical_whole_p, lexical_clause_p = shifted(*calibrated_views(
+        out_of_fold, [out_of_fold, clause_oof], gold, folds))
     lexical_p = merged(lexical_whole_p, lexical_clause_p)
     lexical_cv = evaluate_probabilities(lexical_p, gold)
     offsets = tune_offsets(out_of_fold, gold)
@@ -233,7 +248,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     if config.encoder is not None:
         mixed = combine(out_of_fold, encoder_oof, config.mix)
         mixed_clause = combine(clause_oof, clause_encoder_oof, config.mix)
-        mixed_p, mixed_clause_p = calibrated_views(mixed, [mixed, mixed_clause], gold, folds)
+        mixed_p, mixed_clause_p = shifted(*calibrated_views(mixed, [mixed, mixed_clause],
+                                                            gold, folds))
         everyone = evaluate_probabilities(merged(mixed_p, mixed_clause_p), gold)
         log(f"lexical + encoder on every statement: clinical CV macro-F1 "
             f"{everyone.macro_f1:.3f}, ECE {everyone.ece or 0.0:.3f}")
@@ -259,12 +275,13 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     def score_held_out(model: LexicalModel, records: Sequence[LabeledContext]) -> Evaluation:
         model.offsets, model.temperature = offsets, temperature
         if combined is None or scorer is None:
-            return _score(model, records)
+            return _score(model, records, factors)
         def shipped(batch: Sequence[ClassifyInput]) -> np.ndarray:
             assert combined is not None and scorer is not None
             return first_pass_probabilities(
                 model.scores(batch), (offsets, temperature),
-                lambda rows: scorer.logits([batch[i] for i in rows]), combined)[0]
+                lambda rows: scorer.logits([batch[i] for i in rows]), combined,
+                use_sections(batch), factors)[0]
 
         p = with_clause_views([r.item for r in records], shipped, CLAUSE_WEIGHT)
         return evaluate_predictions([r.label for r in records],
