@@ -326,3 +326,28 @@ def test_ingest_falls_back_to_the_lexical_model_when_the_encoder_cannot_load(
     assert warning is not None and "encoder.npz" in warning and "lexical model alone" in warning
     with pytest.raises(ModelError):
         pipeline.usable_classifier("no-such-classifier")
+
+
+def test_an_encoder_soup_averages_the_weight_updates_of_fits_with_successive_seeds(
+        tmp_path: Path) -> None:
+    from citelens.classify.data import LabeledContext
+    from citelens.classify.train import TrainConfig, fit_soup
+
+    labels = [Label.SUPPORTING, Label.CONTRASTING, Label.MENTIONING, Label.SUPPORTING] * 6
+    records = [LabeledContext(item, label, group=str(i), source="clinical")
+               for i, (item, label) in enumerate(zip(ITEMS * 6, labels, strict=True))]
+    gold = np.array([0, 2, 1, 0] * 6)
+    encoder = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1)
+    one = fit_soup(TrainConfig(tmp_path, encoder=encoder), records, None, lambda _: None)
+    soup = fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=2), records, None,
+                    lambda _: None)
+    alone = [fit_adapter(ITEMS * 6, gold, replace(encoder, seed=s)) for s in (3, 4)]
+    assert all(np.array_equal(one.lora[k], alone[0].lora[k]) for k in one.lora)
+    expected = average_adapters(alone, exact=True)
+    assert soup.rank == 8 and soup.alpha / soup.rank == encoder.alpha / encoder.rank
+    assert all(np.array_equal(soup.lora[k], expected.lora[k]) for k in soup.lora)
+    # One encoder pass scores it, as one fit's adapter.
+    assert EncoderScorer(soup).logits(ITEMS).shape == (4, 3)
+    with pytest.raises(ModelError, match="at least 1"):
+        fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=0), records, None,
+                 lambda _: None)

@@ -21,7 +21,13 @@ from citelens.classify.calibration import fit_temperature, softmax, tune_offsets
 from citelens.classify.combined import CombinedModel, combine, first_pass_probabilities
 from citelens.classify.data import LabeledContext, load_source, reuse_statements
 from citelens.classify.domain import MaskedConfig, adapt_encoder, corpus_sentences
-from citelens.classify.finetune import Adapter, EncoderScorer, FinetuneConfig, fit_adapter
+from citelens.classify.finetune import (
+    Adapter,
+    EncoderScorer,
+    FinetuneConfig,
+    average_adapters,
+    fit_adapter,
+)
 from citelens.classify.lexical import LexicalModel, fit_lexical
 from citelens.classify.metrics import (
     LABEL_INDEX,
@@ -42,6 +48,10 @@ from citelens.errors import ModelError
 # statements contrasting; 300 brought that to 1.4% at the same clinical CV (0.697 against
 # 0.694), 1,000 cost clinical CV (0.673) (docs/classifier.md).
 ENCODER_MENTIONS = 300
+
+
+# The encoder's clinical-stage fits averaged into the shipped adapter (TrainConfig.encoder_soup).
+ENCODER_SOUP = 1
 
 
 # The pretraining fit's stall guard (see pretrain_adapter): a share of the prior loss above which
@@ -101,6 +111,11 @@ class TrainConfig:
     # previously [5]"; data.reuse_statements) join both models' training data as mentions (the
     # lexical model's at full weight): using a method or material is not support.
     reuse_mentions: bool = False
+    # The encoder's clinical stage is fitted this many times from the one pretrained adapter,
+    # with encoder seeds seed, seed + 1, ..., and the fits' weight updates averaged into one
+    # adapter (a "model soup": finetune.average_adapters(exact=True); scoring costs one
+    # encoder pass whatever the number).
+    encoder_soup: int = ENCODER_SOUP
 
 
 @dataclass(slots=True)
@@ -214,9 +229,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         out_of_fold[held] = lexical.scores([items[i] for i in held])
         clause_oof[in_clause] = lexical.scores(clause_batch)
         if config.encoder is not None:
-            encoder_rows = [*train_rows, *mentions]
-            adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
-                                  config.encoder, log, init=pretrained)
+            adapter = fit_soup(config, [*train_rows, *mentions], pretrained, log)
             fold_scorer = EncoderScorer(adapter)
             encoder_oof[held] = fold_scorer.logits([items[i] for i in held])
             clause_encoder_oof[in_clause] = fold_scorer.logits(clause_batch)
@@ -264,9 +277,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     final.offsets, final.temperature = offsets, temperature
     scorer = None
     if config.encoder is not None:
-        everything_encoded = [*clinical, *mentions]
-        adapter = fit_adapter([r.item for r in everything_encoded], labels_of(everything_encoded),
-                              config.encoder, log, init=pretrained)
+        adapter = fit_soup(config, [*clinical, *mentions], pretrained, log)
         scorer = EncoderScorer(adapter)
         combined = CombinedModel(adapter, config.mix, mixed_offsets, mixed_temperature,
                                  config.first_pass, lexical_digest="")
@@ -318,7 +329,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
             "approach": "lexical scores + mix * all-MiniLM-L6-v2 LoRA logits",
             "encoder": {k: getattr(config.encoder, k) for k in (
                 "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power",
-                "seed")},
+                "seed")} | {"soup": config.encoder_soup},
             "encoder_training": f"clinical {len(clinical)}, scicite mentions {len(mentions)}",
             "encoder_pretraining": {k: v for k, v in used.items() if k.startswith("pretrain")},
             "mix": config.mix,
@@ -337,6 +348,20 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                                     "lexical_clause": clause_oof,
                                     "encoder_clause": clause_encoder_oof,
                                     "has_clause": has_clause})
+
+
+def fit_soup(config: TrainConfig, records: Sequence[LabeledContext], init: Adapter | None,
+             log: Callable[[str], None]) -> Adapter:
+    """The encoder's clinical-stage adapter: `config.encoder_soup` fits from `init`, encoder
+    seeds counting up from the configured one, their weight updates averaged (one fit: itself)."""
+    assert config.encoder is not None
+    if config.encoder_soup < 1:
+        raise ModelError("encoder_soup must be at least 1")
+    items, gold = [r.item for r in records], labels_of(records)
+    fits = [fit_adapter(items, gold, replace(config.encoder, seed=config.encoder.seed + k), log,
+                        init=init)
+            for k in range(config.encoder_soup)]
+    return fits[0] if len(fits) == 1 else average_adapters(fits, exact=True)
 
 
 def reuse_mentions(config: TrainConfig, taken: Sequence[LabeledContext], used: dict[str, int],

@@ -1,0 +1,209 @@
+"""Do encoders fitted with several seeds from one pretrained adapter, averaged, beat one?
+
+Usage:
+  python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--threads 1]
+  python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
+  python benchmarks/seed_soup.py score --from var/soup/scores.npz
+
+`fit` trains the clinical stage of the shipped encoder recipe on each clinical fold (article-
+grouped, as `citelens train`), with encoder seed S, from one MultiCite-pretrained adapter (the
+shipped pretraining, seed 0; the first `fit` to start makes it, later ones wait for the file),
+and keeps each fold's adapter under --dir. `--final` also fits on every clinical statement (what
+would ship). Two `fit`s with different seeds run side by side on the two cores.
+
+`score` scores each held-out statement (whole sentence and, where classify/scope.py finds one,
+the target's clause) with each seed's fold encoder, with their logits averaged (an ensemble: one
+encoder pass per seed) and with the "soup": one adapter whose weight update is the mean of the
+seeds' updates (finetune.average_adapters(exact=True); one encoder pass, as one seed costs).
+Every variant is calibrated per fold on the other folds, run through the lexical first pass and
+merged with its clause view, as the shipped classifier does; prints macro-F1, per-class F1 and
+ECE of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from harness import elapsed_log, saved_arrays
+
+from citelens.classify.combined import combine
+from citelens.classify.data import load_source
+from citelens.classify.finetune import (
+    Adapter,
+    EncoderScorer,
+    FinetuneConfig,
+    average_adapters,
+    fit_adapter,
+    load_adapter,
+    save_adapter,
+)
+from citelens.classify.lexical import fit_lexical
+from citelens.classify.metrics import LABELS, grouped_folds
+from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
+from citelens.classify.train import (
+    TrainConfig,
+    calibrated_views,
+    encoder_mentions,
+    evaluate_probabilities,
+    first_pass_choice,
+    labels_of,
+    pretrain_adapter,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
+
+
+def read_adapter(path: Path) -> Adapter:
+    with np.load(path) as data:
+        return load_adapter(data)
+
+
+def write_adapter(adapter: Adapter, path: Path) -> None:
+    """Written whole or not at all (another process may be waiting for the file)."""
+    partial = path.with_suffix(".partial.npz")
+    save_adapter(adapter, partial)
+    partial.replace(path)
+
+
+def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
+    """The shipped pretraining (encoder seed 0), made once and shared by every seed's fits."""
+    path, claim = folder / "pretrained.npz", folder / "pretraining.claimed"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        claim.touch(exist_ok=False)
+    except FileExistsError:
+        while not path.exists():
+            time.sleep(20)
+        log("pretrained adapter read from " + str(path))
+        return read_adapter(path)
+    assert config.encoder is not None
+    seed0 = TrainConfig(config.labeled_dir, held_out=False, limit=config.limit,
+                        encoder=FinetuneConfig(seed=0, threads=config.encoder.threads))
+    _, more = encoder_mentions(seed0, {}, log)
+    adapter = pretrain_adapter(seed0, more, {}, log)
+    assert adapter is not None
+    write_adapter(adapter, path)
+    return adapter
+
+
+def fit(args: argparse.Namespace) -> None:
+    log = elapsed_log()
+    config = TrainConfig(DATA, held_out=False, limit=args.limit,
+                         encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
+    assert config.encoder is not None
+    clinical = load_source(DATA, "clinical")[: args.limit]
+    mentions, _ = encoder_mentions(config, {}, log)
+    pretrained = pretrained_adapter(config, args.dir, log)
+    folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
+    jobs = [(f, [r for r, fold in zip(clinical, folds, strict=True) if fold != f])
+            for f in range(config.folds)]
+    if args.final:
+        jobs.append(("final", list(clinical)))
+    for name, rows in jobs:
+        path = args.dir / f"s{args.seed}-f{name}.npz"
+        if path.exists():
+            continue
+        encoder_rows = [*rows, *mentions]
+        adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
+                              config.encoder, log, init=pretrained)
+        write_adapter(adapter, path)
+        log(f"seed {args.seed}, fold {name} done")
+
+
+def score(args: argparse.Namespace) -> None:
+    log = elapsed_log()
+    config = TrainConfig(DATA, held_out=False, limit=args.limit,
+                         encoder=FinetuneConfig(threads=args.threads))
+    clinical = load_source(DATA, "clinical")[: args.limit]
+    auxiliary = [r for name in config.auxiliary for r in load_source(DATA, name)[: args.limit]]
+    items = [r.item for r in clinical]
+    gold = labels_of(clinical)
+    clauses = [scoped(item) for item in items]
+    has = np.array([c is not None for c in clauses])
+    folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
+    names = [f"seed{s}" for s in args.seeds] + ["soup"]
+    saved: dict[str, np.ndarray] = {"gold": gold, "fold": folds, "scoped": has}
+    for key in ["lexical", *names]:
+        for view in ("whole", "clause"):
+            saved[f"{key}-{view}"] = np.zeros((len(clinical), len(LABELS)))
+    for f in range(config.folds):
+        rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
+        weights = np.concatenate([np.ones(len(rows)),
+                                  np.full(len(auxiliary), config.auxiliary_weight)])
+        lexical = fit_lexical([r.item for r in [*rows, *auxiliary]],
+                              labels_of([*rows, *auxiliary]), weights,
+                              config.regularisation, seed=config.seed)
+        adapters = [read_adapter(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
+        models = dict(zip(names, [*adapters, average_adapters(adapters, exact=True)],
+                          strict=True))
+        held = np.flatnonzero(folds == f)
+        in_clause = held[has[held]]
+        batches = {"whole": (held, [items[i] for i in held]),
+                   "clause": (in_clause, [c for i in in_clause if (c := clauses[i]) is not None])}
+        for view, (rows_of, batch) in batches.items():
+            saved[f"lexical-{view}"][rows_of] = lexical.scores(batch)
+        for name, adapter in models.items():
+            scorer = EncoderScorer(adapter, threads=args.threads)
+            for view, (rows_of, batch) in batches.items():
+                saved[f"{name}-{view}"][rows_of] = scorer.logits(batch)
+        log(f"fold {f + 1}/{config.folds} scored")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **saved)
+    report(saved, config)
+
+
+def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
+    gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
+    seeds = sorted(k[: -len("-whole")] for k in saved
+                   if k.startswith("seed") and k.endswith("-whole"))
+    variants: dict[str, dict[str, np.ndarray]] = {
+        name: {v: saved[f"{name}-{v}"] for v in ("whole", "clause")} for name in [*seeds, "soup"]}
+    variants["ensemble (mean logits)"] = {
+        v: np.mean([saved[f"{s}-{v}"] for s in seeds], axis=0) for v in ("whole", "clause")}
+    lexical = {v: saved[f"lexical-{v}"] for v in ("whole", "clause")}
+    for v in ("whole", "clause"):  # a statement without a clause of its own: its sentence
+        for scores in [lexical, *variants.values()]:
+            scores[v] = np.where(has[:, None], scores[v], scores["whole"])
+    lexical_p = calibrated_views(lexical["whole"], [lexical["whole"], lexical["clause"]],
+                                 gold, folds)
+    print(f"{len(gold)} clinical statements, {has.sum()} with a clause of their own")
+    print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded")
+    for name, scores in variants.items():
+        mixed = {v: combine(lexical[v], scores[v], config.mix) for v in ("whole", "clause")}
+        mixed_p = calibrated_views(mixed["whole"], [mixed["whole"], mixed["clause"]],
+                                   gold, folds)
+        whole, sure = first_pass_choice(lexical_p[0], mixed_p[0], config.first_pass)
+        clause, _ = first_pass_choice(lexical_p[1], mixed_p[1], config.first_pass)
+        p = whole.copy()
+        p[has] = merge_views(whole[has], clause[has], CLAUSE_WEIGHT)
+        e = evaluate_probabilities(p, gold)
+        f1 = " / ".join(f"{e.per_class[label].f1:.3f}" for label in LABELS)
+        print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=("fit", "score"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--dir", type=Path, default=Path("var/soup"))
+    parser.add_argument("--out", type=Path, default=Path("var/soup/scores.npz"))
+    parser.add_argument("--from", dest="saved", type=Path, default=None)
+    parser.add_argument("--final", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
+    args = parser.parse_args(argv)
+    if args.saved is not None:
+        report(saved_arrays(args.saved), TrainConfig(DATA))
+    elif args.command == "fit":
+        fit(args)
+    else:
+        score(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
