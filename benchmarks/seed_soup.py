@@ -4,6 +4,8 @@ Usage:
   python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--threads 1]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
+  python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
+                                      [--encoder-out PATH]
 
 `fit` trains the clinical stage of the shipped encoder recipe on each clinical fold (article-
 grouped, as `citelens train`), with encoder seed S, from one MultiCite-pretrained adapter (the
@@ -18,6 +20,10 @@ seeds' updates (finetune.average_adapters(exact=True); one encoder pass, as one 
 Every variant is calibrated per fold on the other folds, run through the lexical first pass and
 merged with its clause view, as the shipped classifier does; prints macro-F1, per-class F1 and
 ECE of each.
+
+`ship` writes the encoder model of the soup of the seeds' `--final` fits, calibrated (offsets,
+temperature) on the soup's out-of-fold clinical scores from `score`, exactly as `citelens
+train --encoder-soup N` calibrates its own, for the shipped lexical model.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from harness import elapsed_log, saved_arrays
@@ -44,6 +51,11 @@ from citelens.classify.finetune import (
 from citelens.classify.lexical import fit_lexical
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
+from citelens.classify.section_prior import (
+    DEFAULT_SECTION_PRIOR,
+    load_factors,
+    shift_to_sections,
+)
 from citelens.classify.train import (
     TrainConfig,
     calibrated_views,
@@ -53,6 +65,7 @@ from citelens.classify.train import (
     labels_of,
     pretrain_adapter,
 )
+from citelens.classify.usage import USE_SECTION, describes_use
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
 
@@ -126,7 +139,11 @@ def score(args: argparse.Namespace) -> None:
     has = np.array([c is not None for c in clauses])
     folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
     names = [f"seed{s}" for s in args.seeds] + ["soup"]
-    saved: dict[str, np.ndarray] = {"gold": gold, "fold": folds, "scoped": has}
+    saved: dict[str, np.ndarray] = {
+        "gold": gold, "fold": folds, "scoped": has,
+        "use-whole": np.array([describes_use(item.text) for item in items]),
+        "use-clause": np.array([describes_use((c or item).text)
+                                for c, item in zip(clauses, items, strict=True)])}
     for key in ["lexical", *names]:
         for view in ("whole", "clause"):
             saved[f"{key}-{view}"] = np.zeros((len(clinical), len(LABELS)))
@@ -156,7 +173,8 @@ def score(args: argparse.Namespace) -> None:
     report(saved, config)
 
 
-def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
+def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple[Any, float]]:
+    """Prints the table; returns each variant's evaluation and encoded share."""
     gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
     seeds = sorted(k[: -len("-whole")] for k in saved
                    if k.startswith("seed") and k.endswith("-whole"))
@@ -168,14 +186,24 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
     for v in ("whole", "clause"):  # a statement without a clause of its own: its sentence
         for scores in [lexical, *variants.values()]:
             scores[v] = np.where(has[:, None], scores[v], scores["whole"])
-    lexical_p = calibrated_views(lexical["whole"], [lexical["whole"], lexical["clause"]],
-                                 gold, folds)
+    # As the shipped classifiers do, a statement worded as use takes the methods prior
+    # (classify/usage.py); clinical statements have no section otherwise.
+    factors = load_factors(DEFAULT_SECTION_PRIOR)
+
+    def shifted(views: list[np.ndarray]) -> list[np.ndarray]:
+        return [shift_to_sections(p, [USE_SECTION if u else None for u in saved[f"use-{v}"]],
+                                  factors) for p, v in zip(views, ("whole", "clause"),
+                                                           strict=True)]
+
+    lexical_p = shifted(calibrated_views(lexical["whole"], [lexical["whole"], lexical["clause"]],
+                                         gold, folds))
     print(f"{len(gold)} clinical statements, {has.sum()} with a clause of their own")
     print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded")
+    out: dict[str, tuple[Any, float]] = {}
     for name, scores in variants.items():
         mixed = {v: combine(lexical[v], scores[v], config.mix) for v in ("whole", "clause")}
-        mixed_p = calibrated_views(mixed["whole"], [mixed["whole"], mixed["clause"]],
-                                   gold, folds)
+        mixed_p = shifted(calibrated_views(mixed["whole"], [mixed["whole"], mixed["clause"]],
+                                           gold, folds))
         whole, sure = first_pass_choice(lexical_p[0], mixed_p[0], config.first_pass)
         clause, _ = first_pass_choice(lexical_p[1], mixed_p[1], config.first_pass)
         p = whole.copy()
@@ -183,21 +211,72 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> None:
         e = evaluate_probabilities(p, gold)
         f1 = " / ".join(f"{e.per_class[label].f1:.3f}" for label in LABELS)
         print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}")
+        out[name] = (e, float(1 - sure.mean()))
+    return out
+
+
+def ship(args: argparse.Namespace) -> None:
+    from citelens.classify.calibration import fit_temperature, tune_offsets
+    from citelens.classify.combined import (
+        DEFAULT_ENCODER_MODEL,
+        CombinedModel,
+        file_digest,
+        save_combined,
+    )
+    from citelens.classify.lexical import DEFAULT_MODEL
+    from citelens.classify.train import build_environment
+
+    config = TrainConfig(DATA, encoder=FinetuneConfig(seed=min(args.seeds)),
+                         encoder_soup=len(args.seeds))
+    assert config.encoder is not None
+    if sorted(args.seeds) != list(range(min(args.seeds), min(args.seeds) + len(args.seeds))):
+        raise SystemExit("--seeds must count up by one (as train --encoder-soup fits them)")
+    saved = saved_arrays(args.saved or args.out)
+    evaluation, encoded = report(saved, config)["soup"]
+    gold = saved["gold"]
+    mixed = combine(saved["lexical-whole"], saved["soup-whole"], config.mix)
+    offsets = tune_offsets(mixed, gold)
+    temperature = fit_temperature(mixed + offsets, gold)
+    adapter = average_adapters([read_adapter(args.dir / f"s{s}-ffinal.npz") for s in args.seeds],
+                               exact=True)
+    model = CombinedModel(adapter, config.mix, offsets, temperature, config.first_pass,
+                          lexical_digest=file_digest(DEFAULT_MODEL))
+    model.meta = {
+        "approach": "lexical scores + mix * all-MiniLM-L6-v2 LoRA logits",
+        "encoder": {k: getattr(config.encoder, k) for k in (
+            "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power", "seed")}
+        | {"soup": config.encoder_soup},
+        "built_by": "benchmarks/seed_soup.py fit + score + ship (the recipe of citelens train "
+                    f"--encoder-soup {config.encoder_soup})",
+        "mix": config.mix,
+        "first_pass": config.first_pass,
+        "clinical_cv_macro_f1": round(evaluation.macro_f1, 4),
+        "clinical_cv_ece": round(evaluation.ece or 0.0, 4),
+        "clinical_encoded_share": round(encoded, 4),
+        "built_with": build_environment(),
+    }
+    out = args.encoder_out or DEFAULT_ENCODER_MODEL
+    save_combined(model, out)
+    print(f"wrote {out}: soup of seeds {args.seeds}, offsets {np.round(offsets, 3).tolist()}, "
+          f"temperature {temperature:.3f}")
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("fit", "score"))
+    parser.add_argument("command", choices=("fit", "score", "ship"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--dir", type=Path, default=Path("var/soup"))
     parser.add_argument("--out", type=Path, default=Path("var/soup/scores.npz"))
     parser.add_argument("--from", dest="saved", type=Path, default=None)
     parser.add_argument("--final", action="store_true")
+    parser.add_argument("--encoder-out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
-    if args.saved is not None:
+    if args.command == "ship":
+        ship(args)
+    elif args.saved is not None:
         report(saved_arrays(args.saved), TrainConfig(DATA))
     elif args.command == "fit":
         fit(args)
