@@ -1,7 +1,8 @@
 """Do encoders fitted with several seeds from one pretrained adapter, averaged, beat one?
 
 Usage:
-  python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--threads 1]
+  python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--only 0 1 final]
+                                     [--threads 1]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
@@ -116,6 +117,8 @@ def fit(args: argparse.Namespace) -> None:
             for f in range(config.folds)]
     if args.final:
         jobs.append(("final", list(clinical)))
+    if args.only:  # a share of the fits, so two processes can split one seed's
+        jobs = [(name, rows) for name, rows in jobs if str(name) in args.only]
     for name, rows in jobs:
         path = args.dir / f"s{args.seed}-f{name}.npz"
         if path.exists():
@@ -271,6 +274,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--from", dest="saved", type=Path, default=None)
     parser.add_argument("--final", action="store_true")
     parser.add_argument("--encoder-out", type=Path, default=None)
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="fit: only these folds (0-4, final)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
