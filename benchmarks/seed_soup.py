@@ -201,7 +201,7 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple
     lexical_p = shifted(calibrated_views(lexical["whole"], [lexical["whole"], lexical["clause"]],
                                          gold, folds))
     print(f"{len(gold)} clinical statements, {has.sum()} with a clause of their own")
-    print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded")
+    print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded  per fold")
     out: dict[str, tuple[Any, float]] = {}
     for name, scores in variants.items():
         mixed = {v: combine(lexical[v], scores[v], config.mix) for v in ("whole", "clause")}
@@ -213,7 +213,11 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple
         p[has] = merge_views(whole[has], clause[has], CLAUSE_WEIGHT)
         e = evaluate_probabilities(p, gold)
         f1 = " / ".join(f"{e.per_class[label].f1:.3f}" for label in LABELS)
-        print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}")
+        per_fold = " ".join(
+            f"{evaluate_probabilities(p[folds == f], gold[folds == f]).macro_f1:.3f}"
+            for f in np.unique(folds))
+        print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}"
+              f"    {per_fold}")
         out[name] = (e, float(1 - sure.mean()))
     return out
 
