@@ -296,19 +296,21 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
     assert 0.0 <= first.encoded_share <= 1.0
     assert first.combined.meta["encoder"]["rank"] == 2
+    # The default soup: three clinical-stage fits, their updates side by side (rank 3 x 2).
+    assert first.combined.meta["encoder"]["soup"] == 3 and first.combined.adapter.rank == 6
     # The default trains on an intermediate task first: MultiCite's train / dev statements and
     # SciCite mentions (each capped by the limit here); without it the encoder starts afresh.
     assert first.used["pretrain multicite"] == 60
     assert first.used["pretrain scicite mentions"] == 60
     assert first.combined.meta["encoder_pretraining"] == {"pretrain multicite": 60,
                                                           "pretrain scicite mentions": 60}
-    scratch = train(replace(config, encoder_pretrain=()))
+    scratch = train(replace(config, encoder_pretrain=(), encoder_soup=1))
     assert scratch.combined is not None
     assert not any(key.startswith("pretrain") for key in scratch.used)
     assert not np.array_equal(scratch.combined.adapter.head_weight,
                               first.combined.adapter.head_weight)
     with pytest.raises(ModelError, match="unknown pretraining set"):
-        train(replace(config, encoder_pretrain=("athar",)))
+        train(replace(config, encoder_pretrain=("athar",), encoder_soup=1))
 
 
 def test_ingest_falls_back_to_the_lexical_model_when_the_encoder_cannot_load(

@@ -51,7 +51,10 @@ ENCODER_MENTIONS = 300
 
 
 # The encoder's clinical-stage fits averaged into the shipped adapter (TrainConfig.encoder_soup).
-ENCODER_SOUP = 1
+# Clinical CV (benchmarks/seed_soup.py, one pretrained adapter): seeds 0 / 1 / 2 alone 0.702 /
+# 0.703 / 0.715; soup of seeds 0-1 0.712, of 0-2 0.716 (their logits averaged, three encoder
+# passes: 0.714); docs/classifier.md.
+ENCODER_SOUP = 3
 
 
 # The pretraining fit's stall guard (see pretrain_adapter): a share of the prior loss above which
