@@ -7,6 +7,7 @@ Usage:
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
                                       [--encoder-out PATH]
+  python benchmarks/seed_soup.py held-out [--encoder-out PATH]
 
 `fit` trains the clinical stage of the shipped encoder recipe on each clinical fold (article-
 grouped, as `citelens train`), with encoder seed S, from one MultiCite-pretrained adapter (the
@@ -25,6 +26,10 @@ ECE of each.
 `ship` writes the encoder model of the soup of the seeds' `--final` fits, calibrated (offsets,
 temperature) on the soup's out-of-fold clinical scores from `score`, exactly as `citelens
 train --encoder-soup N` calibrates its own, for the shipped lexical model.
+
+`held-out` scores MultiCite's test split and ACL-ARC as `citelens train` does: with a lexical
+model refitted without the set (and calibrated as the shipped one), the encoder model (the
+shipped one, or --encoder-out), first pass, clause views and use rule.
 """
 
 from __future__ import annotations
@@ -268,9 +273,55 @@ def ship(args: argparse.Namespace) -> None:
           f"temperature {temperature:.3f}")
 
 
+def held_out(args: argparse.Namespace) -> None:
+    from citelens.classify.combined import (
+        DEFAULT_ENCODER_MODEL,
+        first_pass_probabilities,
+        load_combined,
+    )
+    from citelens.classify.lexical import DEFAULT_MODEL, load_model
+    from citelens.classify.metrics import evaluate_predictions
+    from citelens.classify.scope import with_clause_views
+    from citelens.classify.usage import use_sections
+
+    log = elapsed_log()
+    config = TrainConfig(DATA)
+    shipped = load_model(DEFAULT_MODEL)
+    combined = load_combined(args.encoder_out or DEFAULT_ENCODER_MODEL)
+    scorer = EncoderScorer(combined.adapter, threads=args.threads)
+    factors = load_factors(DEFAULT_SECTION_PRIOR)
+    clinical = load_source(DATA, "clinical")
+    auxiliary = {name: load_source(DATA, name) for name in config.auxiliary}
+    sets = {"multicite-test": ("multicite", lambda r: r.split == "test"),
+            "acl-arc": ("acl-arc", lambda r: True)}
+    for name, (source, held) in sets.items():
+        extra = [r for s in config.auxiliary for r in auxiliary[s]
+                 if not (r.source == source and held(r))]
+        records = [*clinical, *extra]
+        weights = np.concatenate([np.ones(len(clinical)),
+                                  np.full(len(extra), config.auxiliary_weight)])
+        lexical = fit_lexical([r.item for r in records], labels_of(records), weights,
+                              config.regularisation, seed=config.seed)
+        calibration = (shipped.offsets, shipped.temperature)
+
+        def probabilities(batch, lexical=lexical, calibration=calibration):
+            return first_pass_probabilities(
+                lexical.scores(batch), calibration,
+                lambda rows: scorer.logits([batch[i] for i in rows]), combined,
+                use_sections(batch), factors)[0]
+
+        test = [r for r in auxiliary[source] if held(r)]
+        p = with_clause_views([r.item for r in test], probabilities, CLAUSE_WEIGHT)
+        e = evaluate_predictions([r.label for r in test], [LABELS[c] for c in p.argmax(1)],
+                                 p.max(axis=1))
+        f1 = " / ".join(f"{e.per_class[label].f1:.3f}" for label in LABELS)
+        log(f"{name}: {len(test)} statements, macro-F1 {e.macro_f1:.3f} ({f1}), "
+            f"ECE {e.ece or 0:.3f}")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("fit", "score", "ship"))
+    parser.add_argument("command", choices=("fit", "score", "ship", "held-out"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--dir", type=Path, default=Path("var/soup"))
@@ -285,6 +336,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.command == "ship":
         ship(args)
+    elif args.command == "held-out":
+        held_out(args)
     elif args.saved is not None:
         report(saved_arrays(args.saved), TrainConfig(DATA))
     elif args.command == "fit":

@@ -341,7 +341,8 @@ def test_an_encoder_soup_averages_the_weight_updates_of_fits_with_successive_see
                for i, (item, label) in enumerate(zip(ITEMS * 6, labels, strict=True))]
     gold = np.array([0, 2, 1, 0] * 6)
     encoder = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1)
-    one = fit_soup(TrainConfig(tmp_path, encoder=encoder), records, None, lambda _: None)
+    one = fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=1), records, None,
+                   lambda _: None)
     soup = fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=2), records, None,
                     lambda _: None)
     alone = [fit_adapter(ITEMS * 6, gold, replace(encoder, seed=s)) for s in (3, 4)]
