@@ -64,7 +64,7 @@ _USE = re.compile(
     r"|\bas\s+in\s+[^,]{1,40},\s*(?:\w+\s+){0,4}(?:was|were)\s+(?:\w+ly\s+)?(?:"
     + _PROCEDURE_WORDS + r"|treated|measured|analy[sz]ed|used)\b"
     # "adapted from [5]"
-    r"|\b(?:adapted|modified|derived|taken|reproduced|retrieved|downloaded)\s+from\b"
+    r"|\b(?:adapted|modified|derived|taken|retrieved|downloaded)\s+from\b"
     # "were extracted following [5]", "was calculated using"
     r"|\b(?:was|were|is|are|been)\s+(?:\w+ly\s+)?" + _PROCEDURE + r"\s+(?:\w+\s+){0,3}"
     r"(?:as|according|following|using|by\s+(?:the|a)|with\s+(?:the|a))\b",
