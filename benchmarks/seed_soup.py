@@ -54,7 +54,6 @@ from citelens.classify.finetune import (
     load_adapter,
     save_adapter,
 )
-from citelens.classify.lexical import fit_lexical
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
 from citelens.classify.section_prior import (
@@ -69,6 +68,7 @@ from citelens.classify.train import (
     evaluate_probabilities,
     first_pass_choice,
     labels_of,
+    lexical_fit,
     pretrain_adapter,
 )
 from citelens.classify.usage import USE_SECTION, describes_use
@@ -157,11 +157,7 @@ def score(args: argparse.Namespace) -> None:
             saved[f"{key}-{view}"] = np.zeros((len(clinical), len(LABELS)))
     for f in range(config.folds):
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
-        weights = np.concatenate([np.ones(len(rows)),
-                                  np.full(len(auxiliary), config.auxiliary_weight)])
-        lexical = fit_lexical([r.item for r in [*rows, *auxiliary]],
-                              labels_of([*rows, *auxiliary]), weights,
-                              config.regularisation, seed=config.seed)
+        lexical = lexical_fit(config, rows, auxiliary)
         adapters = [read_adapter(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
         models = dict(zip(names, [*adapters, average_adapters(adapters, exact=True)],
                           strict=True))
@@ -297,11 +293,7 @@ def held_out(args: argparse.Namespace) -> None:
     for name, (source, held) in sets.items():
         extra = [r for s in config.auxiliary for r in auxiliary[s]
                  if not (r.source == source and held(r))]
-        records = [*clinical, *extra]
-        weights = np.concatenate([np.ones(len(clinical)),
-                                  np.full(len(extra), config.auxiliary_weight)])
-        lexical = fit_lexical([r.item for r in records], labels_of(records), weights,
-                              config.regularisation, seed=config.seed)
+        lexical = lexical_fit(config, clinical, extra)
         calibration = (shipped.offsets, shipped.temperature)
 
         def probabilities(batch, lexical=lexical, calibration=calibration):

@@ -37,7 +37,7 @@ from citelens.classify.finetune import (
     load_adapter,
     save_adapter,
 )
-from citelens.classify.lexical import LexicalModel, fit_lexical, load_model, save_model
+from citelens.classify.lexical import LexicalModel, load_model, save_model
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import merge_views, scoped
 from citelens.classify.train import (
@@ -47,6 +47,7 @@ from citelens.classify.train import (
     evaluate_probabilities,
     first_pass_choice,
     labels_of,
+    lexical_fit,
     pretrain_adapter,
 )
 
@@ -150,11 +151,7 @@ def main(argv: list[str]) -> None:
                 adapter = load_adapter(data)
         else:
             rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
-            weights = np.concatenate([np.ones(len(rows)),
-                                      np.full(len(auxiliary), config.auxiliary_weight)])
-            lexical = fit_lexical([r.item for r in [*rows, *auxiliary]],
-                                  labels_of([*rows, *auxiliary]), weights,
-                                  config.regularisation, seed=config.seed)
+            lexical = lexical_fit(config, rows, auxiliary)
             encoder_rows = [*rows, *mentions]
             adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
                                   config.encoder, log, init=pretrained)

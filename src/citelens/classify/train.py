@@ -180,6 +180,17 @@ def _score(model: LexicalModel, records: Sequence[LabeledContext],
     )
 
 
+def lexical_fit(config: TrainConfig, main: Sequence[LabeledContext],
+                extra: Sequence[LabeledContext]) -> LexicalModel:
+    """The lexical model as `train` fits it: `main` at weight 1, `extra` (other corpora) at
+    `config.auxiliary_weight`."""
+    records = [*main, *extra]
+    weights = np.concatenate([np.ones(len(main)), np.full(len(extra), config.auxiliary_weight)])
+    return fit_lexical([r.item for r in records], labels_of(records), weights,
+                       config.regularisation, seed=config.seed, char_min_df=config.char_min_df,
+                       context_weight=config.context_weight)
+
+
 def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> TrainReport:
     """Cross-validate on clinical, score the held-out sets, then fit the model to ship."""
     started = time.perf_counter()
@@ -199,13 +210,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
 
     def fit(main: Sequence[LabeledContext], keep: Callable[[LabeledContext], bool]) -> LexicalModel:
-        main = [*main, *reuse]
-        extra = [r for name in config.auxiliary for r in auxiliary[name] if keep(r)]
-        records = [*main, *extra]
-        weights = np.concatenate([np.ones(len(main)), np.full(len(extra), config.auxiliary_weight)])
-        return fit_lexical([r.item for r in records], labels_of(records), weights,
-                           config.regularisation, seed=config.seed, char_min_df=config.char_min_df,
-                           context_weight=config.context_weight)
+        return lexical_fit(config, [*main, *reuse],
+                           [r for name in config.auxiliary for r in auxiliary[name] if keep(r)])
 
     def everything(_: LabeledContext) -> bool:
         return True
