@@ -2,7 +2,8 @@
 
 Usage:
   python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--only 0 1 final]
-                                     [--threads 1]
+                                     [--threads 1] [--residual]
+  python benchmarks/seed_soup.py bases [--dir var/resid] [--final] [--only 0 1 final]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
@@ -109,14 +110,14 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
     return adapter
 
 
-def fit(args: argparse.Namespace) -> None:
+def fit(args: argparse.Namespace, bases_only: bool = False) -> None:
     log = elapsed_log()
     config = TrainConfig(DATA, held_out=False, limit=args.limit,
                          encoder=FinetuneConfig(seed=args.seed, threads=args.threads))
     assert config.encoder is not None
     clinical = load_source(DATA, "clinical")[: args.limit]
     mentions, _ = encoder_mentions(config, {}, log)
-    pretrained = pretrained_adapter(config, args.dir, log)
+    pretrained = None if bases_only else pretrained_adapter(config, args.dir, log)
     folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
     jobs = [(f, [r for r, fold in zip(clinical, folds, strict=True) if fold != f])
             for f in range(config.folds)]
@@ -124,15 +125,45 @@ def fit(args: argparse.Namespace) -> None:
         jobs.append(("final", list(clinical)))
     if args.only:  # a share of the fits, so two processes can split one seed's
         jobs = [(name, rows) for name, rows in jobs if str(name) in args.only]
+    auxiliary = [r for name in config.auxiliary for r in load_source(DATA, name)[: args.limit]]
     for name, rows in jobs:
         path = args.dir / f"s{args.seed}-f{name}.npz"
         if path.exists():
             continue
         encoder_rows = [*rows, *mentions]
+        base = None
+        if args.residual or bases_only:
+            base = residual_base(config, rows, mentions, auxiliary, args.dir / f"base-f{name}.npy")
+            log(f"fold {name}: lexical base scores ready")
+        if bases_only:
+            continue
         adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
-                              config.encoder, log, init=pretrained)
+                              config.encoder, log, init=pretrained, base=base)
         write_adapter(adapter, path)
         log(f"seed {args.seed}, fold {name} done")
+
+
+def residual_base(config: TrainConfig, rows: list, mentions: list, auxiliary: list,
+                  path: Path) -> np.ndarray:
+    """Lexical scores for the encoder's training rows, none from a model that saw the row:
+    clinical rows by inner article-grouped folds, the mentions by the lexical model of all
+    `rows` (it never sees SciCite). Cached at `path` (shared by the seeds)."""
+    if path.exists():
+        return np.load(path)
+    inner = grouped_folds([r.group for r in rows], config.folds, config.seed)
+    base = np.zeros((len(rows) + len(mentions), len(LABELS)))
+    for k in range(config.folds):
+        model = lexical_fit(config, [r for r, g in zip(rows, inner, strict=True) if g != k],
+                            auxiliary)
+        held = np.flatnonzero(inner == k)
+        base[held] = model.scores([rows[i].item for i in held])
+    if mentions:
+        base[len(rows):] = lexical_fit(config, rows, auxiliary).scores(
+            [r.item for r in mentions])
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, base)
+    partial.replace(path)
+    return base
 
 
 def score(args: argparse.Namespace) -> None:
@@ -313,7 +344,7 @@ def held_out(args: argparse.Namespace) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("fit", "score", "ship", "held-out"))
+    parser.add_argument("command", choices=("fit", "bases", "score", "ship", "held-out"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--dir", type=Path, default=Path("var/soup"))
@@ -324,6 +355,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--only", nargs="+", default=None,
                         help="fit: only these folds (0-4, final)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--residual", action="store_true",
+                        help="fit the encoder on what the lexical scores leave (fit)")
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
     if args.command == "ship":
@@ -332,8 +365,8 @@ def main(argv: list[str]) -> None:
         held_out(args)
     elif args.saved is not None:
         report(saved_arrays(args.saved), TrainConfig(DATA))
-    elif args.command == "fit":
-        fit(args)
+    elif args.command in ("fit", "bases"):
+        fit(args, bases_only=args.command == "bases")
     else:
         score(args)
 

@@ -31,6 +31,7 @@ from citelens.classify.finetune import (
     load_adapter,
     prior_loss,
     save_adapter,
+    truncate_adapter,
 )
 from citelens.classify.lexical import DEFAULT_MODEL
 from citelens.classify.section_prior import shift_to_sections
@@ -281,6 +282,41 @@ def test_averaged_adapters_mean_their_factors_or_exactly_their_weight_updates() 
         average_adapters([adapters[0], _random_adapter(rng, rank=3)])
     with pytest.raises(ModelError, match="no adapters"):
         average_adapters([])
+
+
+def test_a_truncated_adapter_keeps_the_best_low_rank_part_of_each_update() -> None:
+    rng = np.random.default_rng(1)
+    soup = average_adapters([_random_adapter(rng) for _ in range(2)], exact=True)  # rank 4
+
+    def update(a: Adapter) -> np.ndarray:
+        return a.alpha / a.rank * a.lora["0.x.b"] @ a.lora["0.x.a"]
+
+    whole = truncate_adapter(soup, 4)
+    assert whole.rank == 4 and np.allclose(update(whole), update(soup))
+    cut = truncate_adapter(soup, 2)
+    assert cut.lora["0.x.a"].shape == (2, 5) and cut.lora["0.x.b"].shape == (4, 2)
+    singular = np.linalg.svd(update(soup), compute_uv=False)
+    # Eckart-Young: what is lost is exactly the dropped singular values.
+    assert np.linalg.norm(update(soup) - update(cut)) == pytest.approx(
+        np.sqrt((singular[2:] ** 2).sum()))
+    assert np.array_equal(cut.head_weight, soup.head_weight)
+    with pytest.raises(ModelError, match="rank-4 adapter to rank 5"):
+        truncate_adapter(soup, 5)
+
+
+def test_base_scores_join_the_logits_in_training() -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    config = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1, retries=0)
+    plain = fit_adapter(items, gold, config)
+    assert np.array_equal(fit_adapter(items, gold, config, base=np.zeros((24, 3))).head_weight,
+                          plain.head_weight)
+    # Scores that already explain the gold labels leave the head less to learn.
+    sure = 8.0 * np.eye(3)[gold]
+    assert not np.array_equal(fit_adapter(items, gold, config, base=sure).head_weight,
+                              plain.head_weight)
+    with pytest.raises(ModelError, match="base scores of shape"):
+        fit_adapter(items, gold, config, base=np.zeros((5, 3)))
 
 
 def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:

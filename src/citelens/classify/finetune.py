@@ -168,12 +168,16 @@ def fit_adapter(
     log: Callable[[str], None] = lambda _: None,
     init: Adapter | None = None,
     on_epoch: Callable[[int, Adapter], None] | None = None,
+    base: np.ndarray | None = None,
 ) -> Adapter:
     """Train LoRA adapters and the head with class-weighted cross-entropy (seeded), starting
     from `init` (an adapter trained on another task) when given. A fit that stalls (see
     FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the learning rate.
     `on_epoch(epoch, adapter)` sees the adapter as it stands after each epoch (1-based; a
-    redone fit starts again at 1)."""
+    redone fit starts again at 1). With `base` (fixed class scores, one row per item) the loss
+    is taken on base + the head's logits: the adapter learns what `base` leaves unexplained."""
+    if base is not None and base.shape != (len(items), 3):
+        raise ModelError(f"base scores of shape {base.shape} for {len(items)} statements")
     if len(items) == 0:
         raise ModelError("no statements to train the encoder on")
     # A class missing from a small sample is weighted as if it had one statement.
@@ -181,7 +185,7 @@ def fit_adapter(
     weights = (counts.sum() / (3 * counts)) ** config.class_power
     ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
     attempt = config
-    adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch)
+    adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base)
     for _ in range(config.retries):
         if loss <= ceiling:
             break
@@ -189,7 +193,7 @@ def fit_adapter(
                           learning_rate=attempt.learning_rate / 2)
         log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
             f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
-        adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch)
+        adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base)
     return adapter
 
 
@@ -221,9 +225,11 @@ def warmup_optimiser(groups: Sequence[tuple[list[Any], float]], steps: int) -> t
 def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: np.ndarray,
               config: FinetuneConfig, log: Callable[[str], None],
               init: Adapter | None = None,
-              on_epoch: Callable[[int, Adapter], None] | None = None) -> tuple[Adapter, float]:
+              on_epoch: Callable[[int, Adapter], None] | None = None,
+              base: np.ndarray | None = None) -> tuple[Adapter, float]:
     """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
+    offsets = None if base is None else torch.tensor(base, dtype=torch.float32)
     encoder, head, tokenizer, rng = seeded_model(config.rank, config.alpha, config.seed,
                                                  config.threads)
     if init is not None:
@@ -245,6 +251,8 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
         for batch in batches:
             ids, mask, target = _padded(torch, [rows[i] for i in batch])
             logits = head(dropout(_pooled(torch, encoder, ids, mask, target)))
+            if offsets is not None:
+                logits = logits + offsets[batch]
             loss = loss_fn(logits, torch.tensor(gold[batch]))
             optimiser.zero_grad()
             loss.backward()
@@ -294,6 +302,27 @@ def average_adapters(adapters: Sequence[Adapter], exact: bool = False) -> Adapte
             lora[key] = np.concatenate([a.lora[key] for a in adapters], axis=1) / n
     # alpha / rank, the update's scale, stays as it was.
     return Adapter(first.rank * n, first.alpha * n, lora, head_weight, head_bias)
+
+
+def truncate_adapter(adapter: Adapter, rank: int) -> Adapter:
+    """The adapter whose weight updates are the best rank-`rank` approximations (truncated SVD)
+    of `adapter`'s, each scaled update (alpha / rank) @ B @ A split as U·sqrt(S), sqrt(S)·Vt
+    (alpha = rank, scale 1); the head is kept. A soup's update is nearly low-rank
+    (docs/classifier.md), so this shrinks its file at little cost."""
+    if not 1 <= rank <= adapter.rank:
+        raise ModelError(f"cannot cut a rank-{adapter.rank} adapter to rank {rank}")
+    scale = adapter.alpha / adapter.rank
+    lora: dict[str, np.ndarray] = {}
+    for key in adapter.lora:
+        if not key.endswith(".a"):
+            continue
+        stem = key[: -len(".a")]
+        update = scale * adapter.lora[f"{stem}.b"].astype(np.float64) @ adapter.lora[key]
+        u, singular, vt = np.linalg.svd(update, full_matrices=False)
+        root = np.sqrt(singular[:rank])
+        lora[f"{stem}.a"] = (root[:, None] * vt[:rank]).astype(np.float32)
+        lora[f"{stem}.b"] = (u[:, :rank] * root).astype(np.float32)
+    return Adapter(rank, float(rank), lora, adapter.head_weight.copy(), adapter.head_bias.copy())
 
 
 def _start_from(torch: Any, encoder: Any, head: Any, init: Adapter, rank: int) -> None:
