@@ -5,9 +5,10 @@ Usage:
                                      [--threads 1] [--residual]
   python benchmarks/seed_soup.py bases [--dir var/resid] [--final] [--only 0 1 final]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
+                                       [--soup-rank 32 16]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
-                                      [--encoder-out PATH]
+                                      [--encoder-out PATH] [--soup-rank 16]
   python benchmarks/seed_soup.py held-out [--encoder-out PATH]
 
 `fit` trains the clinical stage of the shipped encoder recipe on each clinical fold (article-
@@ -54,6 +55,7 @@ from citelens.classify.finetune import (
     fit_adapter,
     load_adapter,
     save_adapter,
+    truncate_adapter,
 )
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
@@ -177,7 +179,8 @@ def score(args: argparse.Namespace) -> None:
     clauses = [scoped(item) for item in items]
     has = np.array([c is not None for c in clauses])
     folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
-    names = [f"seed{s}" for s in args.seeds] + ["soup"]
+    cuts = [f"soup-r{r}" for r in args.soup_rank or []]
+    names = [f"seed{s}" for s in args.seeds] + ["soup", *cuts]
     saved: dict[str, np.ndarray] = {
         "gold": gold, "fold": folds, "scoped": has,
         "use-whole": np.array([describes_use(item.text) for item in items]),
@@ -190,7 +193,9 @@ def score(args: argparse.Namespace) -> None:
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
         adapters = [read_adapter(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
-        models = dict(zip(names, [*adapters, average_adapters(adapters, exact=True)],
+        soup = average_adapters(adapters, exact=True)
+        models = dict(zip(names, [*adapters, soup,
+                                  *(truncate_adapter(soup, r) for r in args.soup_rank or [])],
                           strict=True))
         held = np.flatnonzero(folds == f)
         in_clause = held[has[held]]
@@ -208,13 +213,20 @@ def score(args: argparse.Namespace) -> None:
     report(saved, config)
 
 
+def soup_cuts(saved: dict[str, np.ndarray]) -> list[str]:
+    """The names of the cut soups (soup-rR) among saved scores, highest rank first."""
+    names = {k[: -len("-whole")] for k in saved if k.startswith("soup-r") and k.endswith("-whole")}
+    return sorted(names, key=lambda name: -int(name[len("soup-r"):]))
+
+
 def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple[Any, float]]:
     """Prints the table; returns each variant's evaluation and encoded share."""
     gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
     seeds = sorted(k[: -len("-whole")] for k in saved
                    if k.startswith("seed") and k.endswith("-whole"))
     variants: dict[str, dict[str, np.ndarray]] = {
-        name: {v: saved[f"{name}-{v}"] for v in ("whole", "clause")} for name in [*seeds, "soup"]}
+        name: {v: saved[f"{name}-{v}"] for v in ("whole", "clause")}
+        for name in [*seeds, "soup", *soup_cuts(saved)]}
     variants["ensemble (mean logits)"] = {
         v: np.mean([saved[f"{s}-{v}"] for s in seeds], axis=0) for v in ("whole", "clause")}
     lexical = {v: saved[f"lexical-{v}"] for v in ("whole", "clause")}
@@ -271,22 +283,26 @@ def ship(args: argparse.Namespace) -> None:
     if sorted(args.seeds) != list(range(min(args.seeds), min(args.seeds) + len(args.seeds))):
         raise SystemExit("--seeds must count up by one (as train --encoder-soup fits them)")
     saved = saved_arrays(args.saved or args.out)
-    evaluation, encoded = report(saved, config)["soup"]
+    rank = args.soup_rank[0] if args.soup_rank else None
+    name = "soup" if rank is None else f"soup-r{rank}"
+    evaluation, encoded = report(saved, config)[name]
     gold = saved["gold"]
-    mixed = combine(saved["lexical-whole"], saved["soup-whole"], config.mix)
+    mixed = combine(saved["lexical-whole"], saved[f"{name}-whole"], config.mix)
     offsets = tune_offsets(mixed, gold)
     temperature = fit_temperature(mixed + offsets, gold)
     adapter = average_adapters([read_adapter(args.dir / f"s{s}-ffinal.npz") for s in args.seeds],
                                exact=True)
+    if rank is not None:
+        adapter = truncate_adapter(adapter, rank)
     model = CombinedModel(adapter, config.mix, offsets, temperature, config.first_pass,
                           lexical_digest=file_digest(DEFAULT_MODEL))
     model.meta = {
         "approach": "lexical scores + mix * all-MiniLM-L6-v2 LoRA logits",
         "encoder": {k: getattr(config.encoder, k) for k in (
             "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power", "seed")}
-        | {"soup": config.encoder_soup},
+        | {"soup": config.encoder_soup, "soup_rank": adapter.rank},
         "built_by": "benchmarks/seed_soup.py fit + score + ship (the recipe of citelens train "
-                    f"--encoder-soup {config.encoder_soup})",
+                    f"--encoder-soup {config.encoder_soup} --encoder-soup-rank {adapter.rank})",
         "mix": config.mix,
         "first_pass": config.first_pass,
         "clinical_cv_macro_f1": round(evaluation.macro_f1, 4),
@@ -296,8 +312,8 @@ def ship(args: argparse.Namespace) -> None:
     }
     out = args.encoder_out or DEFAULT_ENCODER_MODEL
     save_combined(model, out)
-    print(f"wrote {out}: soup of seeds {args.seeds}, offsets {np.round(offsets, 3).tolist()}, "
-          f"temperature {temperature:.3f}")
+    print(f"wrote {out}: soup of seeds {args.seeds} (rank {adapter.rank}), offsets "
+          f"{np.round(offsets, 3).tolist()}, temperature {temperature:.3f}")
 
 
 def held_out(args: argparse.Namespace) -> None:
@@ -357,6 +373,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--residual", action="store_true",
                         help="fit the encoder on what the lexical scores leave (fit)")
+    parser.add_argument("--soup-rank", type=int, nargs="+", default=None,
+                        help="score: also the soup cut to these ranks; ship: cut to this one")
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
     if args.command == "ship":

@@ -331,6 +331,12 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
     assert all(np.array_equal(first.combined.adapter.lora[k], second.combined.adapter.lora[k])
                for k in first.combined.adapter.lora)
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
+    # The fits run side by side in worker processes give the same model.
+    parallel = train(replace(config, jobs=2))
+    assert parallel.combined is not None
+    assert all(np.array_equal(first.combined.adapter.lora[k], parallel.combined.adapter.lora[k])
+               for k in first.combined.adapter.lora)
+    assert parallel.clinical_cv.confusion == first.clinical_cv.confusion
     assert 0.0 <= first.encoded_share <= 1.0
     assert first.combined.meta["encoder"]["rank"] == 2
     # The default soup: three clinical-stage fits, their updates side by side (rank 3 x 2).
@@ -388,6 +394,11 @@ def test_an_encoder_soup_averages_the_weight_updates_of_fits_with_successive_see
     assert all(np.array_equal(soup.lora[k], expected.lora[k]) for k in soup.lora)
     # One encoder pass scores it, as one fit's adapter.
     assert EncoderScorer(soup).logits(ITEMS).shape == (4, 3)
+    # Cut to a lower rank, it is the truncated SVD of the same soup.
+    cut = fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=2, encoder_soup_rank=3),
+                   records, None, lambda _: None)
+    assert cut.rank == 3
+    assert all(np.allclose(cut.lora[k], truncate_adapter(expected, 3).lora[k]) for k in cut.lora)
     with pytest.raises(ModelError, match="at least 1"):
         fit_soup(TrainConfig(tmp_path, encoder=encoder, encoder_soup=0), records, None,
                  lambda _: None)

@@ -17,7 +17,7 @@ from citelens.classify import CLASSIFIER_NAMES, load_classifier
 from citelens.classify.base import Classifier, ClassifyInput
 from citelens.classify.metrics import format_evaluation
 from citelens.classify.records import LineError, classify_lines, evaluate_lines
-from citelens.classify.train import ENCODER_MENTIONS, ENCODER_SOUP
+from citelens.classify.train import ENCODER_MENTIONS, ENCODER_SOUP, ENCODER_SOUP_RANK
 from citelens.store.base import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -72,6 +72,13 @@ batch_option = click.option(
               show_default=True,
               help="Fit the encoder's clinical stage this many times (seeds counting up from "
                    "the encoder's) and average the fits' weight updates into one adapter.")
+@click.option("--encoder-soup-rank", type=click.IntRange(1), default=ENCODER_SOUP_RANK,
+              show_default=True,
+              help="Cut the soup's weight update to this rank (truncated SVD; a rank at or "
+                   "above the soup's keeps all of it).")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="Run the encoder's clinical-stage fits this many at a time, each in its own "
+                   "process with one math thread (same weights as one at a time).")
 @click.option("--limit", type=click.IntRange(30), default=None,
               help="Use only the first N statements of each corpus (a quick run).")
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
@@ -82,8 +89,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                   encoder_epochs: int, encoder_mentions: int, encoder_pretrain: str,
                   pretrain_epochs: int, pretrain_mentions: int, masked_articles: int,
                   masked_epochs: int, reuse_mentions: bool, seed: int,
-                  encoder_seed: int | None, encoder_soup: int,
-                  limit: int | None, held_out: bool, scores_out: Path | None) -> None:
+                  encoder_seed: int | None, encoder_soup: int, encoder_soup_rank: int,
+                  jobs: int, limit: int | None, held_out: bool, scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
     from citelens.classify.combined import DEFAULT_ENCODER_MODEL, file_digest, save_combined
@@ -100,7 +107,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                          pretrain_epochs=pretrain_epochs,
                          pretrain_mentions=pretrain_mentions,
                          masked_articles=masked_articles, masked_epochs=masked_epochs,
-                         reuse_mentions=reuse_mentions, encoder_soup=encoder_soup)
+                         reuse_mentions=reuse_mentions, encoder_soup=encoder_soup,
+                         encoder_soup_rank=encoder_soup_rank, jobs=jobs)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

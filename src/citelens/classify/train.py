@@ -8,10 +8,13 @@ on held-out folds; MultiCite's test split and ACL-ARC are scored by models that 
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import metadata
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ from citelens.classify.finetune import (
     FinetuneConfig,
     average_adapters,
     fit_adapter,
+    truncate_adapter,
 )
 from citelens.classify.lexical import LexicalModel, fit_lexical
 from citelens.classify.metrics import (
@@ -55,6 +59,11 @@ ENCODER_MENTIONS = 300
 # 0.703 / 0.715; soup of seeds 0-1 0.712, of 0-2 0.716 (their logits averaged, three encoder
 # passes: 0.714); docs/classifier.md.
 ENCODER_SOUP = 3
+
+# The soup's weight update (rank 16 x ENCODER_SOUP) is cut to this rank by truncated SVD
+# (finetune.truncate_adapter; TrainConfig.encoder_soup_rank). Measured on the eighth session's
+# soup (benchmarks/soup_rank.py): RANK_NOTE.
+ENCODER_SOUP_RANK = 16
 
 
 # The pretraining fit's stall guard (see pretrain_adapter): a share of the prior loss above which
@@ -119,6 +128,13 @@ class TrainConfig:
     # adapter (a "model soup": finetune.average_adapters(exact=True); scoring costs one
     # encoder pass whatever the number).
     encoder_soup: int = ENCODER_SOUP
+    # The soup's update cut to this rank (truncated SVD) to keep the file small; None keeps
+    # every factor (the fits' rank times encoder_soup).
+    encoder_soup_rank: int | None = ENCODER_SOUP_RANK
+    # The encoder's clinical-stage fits (folds x soup, and the final ones) run in this many
+    # worker processes at once, each with one math thread; 1 runs them here, one after another.
+    # A fit gives the same weights either way (fits are seeded and independent).
+    jobs: int = 1
 
 
 @dataclass(slots=True)
@@ -225,6 +241,13 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     # shipped classifiers do (classify/scope.py); elsewhere the clause rows stay unused.
     clauses = [scoped(item) for item in items]
     has_clause = np.array([c is not None for c in clauses], dtype=bool)
+    soups: list[Adapter] = []
+    if config.encoder is not None:
+        # Every clinical-stage fit at once (folds, then the final one), so they can run side
+        # by side.
+        soups = fit_soups(config, [
+            [*[r for r, fold in zip(clinical, folds, strict=True) if fold != f], *mentions]
+            for f in range(config.folds)] + [[*clinical, *mentions]], pretrained, log)
     out_of_fold = np.zeros((len(clinical), len(LABELS)))
     encoder_oof = np.zeros((len(clinical), len(LABELS)))
     clause_oof = np.zeros((len(clinical), len(LABELS)))
@@ -238,8 +261,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         out_of_fold[held] = lexical.scores([items[i] for i in held])
         clause_oof[in_clause] = lexical.scores(clause_batch)
         if config.encoder is not None:
-            adapter = fit_soup(config, [*train_rows, *mentions], pretrained, log)
-            fold_scorer = EncoderScorer(adapter)
+            fold_scorer = EncoderScorer(soups[f])
             encoder_oof[held] = fold_scorer.logits([items[i] for i in held])
             clause_encoder_oof[in_clause] = fold_scorer.logits(clause_batch)
         log(f"clinical fold {f + 1}/{config.folds} done")
@@ -286,9 +308,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     final.offsets, final.temperature = offsets, temperature
     scorer = None
     if config.encoder is not None:
-        adapter = fit_soup(config, [*clinical, *mentions], pretrained, log)
-        scorer = EncoderScorer(adapter)
-        combined = CombinedModel(adapter, config.mix, mixed_offsets, mixed_temperature,
+        scorer = EncoderScorer(soups[-1])
+        combined = CombinedModel(soups[-1], config.mix, mixed_offsets, mixed_temperature,
                                  config.first_pass, lexical_digest="")
         log("encoder fitted on all clinical statements")
 
@@ -338,7 +359,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
             "approach": "lexical scores + mix * all-MiniLM-L6-v2 LoRA logits",
             "encoder": {k: getattr(config.encoder, k) for k in (
                 "rank", "alpha", "epochs", "batch_size", "learning_rate", "class_power",
-                "seed")} | {"soup": config.encoder_soup},
+                "seed")} | {"soup": config.encoder_soup,
+                            "soup_rank": combined.adapter.rank},
             "encoder_training": f"clinical {len(clinical)}, scicite mentions {len(mentions)}",
             "encoder_pretraining": {k: v for k, v in used.items() if k.startswith("pretrain")},
             "mix": config.mix,
@@ -362,15 +384,55 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
 def fit_soup(config: TrainConfig, records: Sequence[LabeledContext], init: Adapter | None,
              log: Callable[[str], None]) -> Adapter:
     """The encoder's clinical-stage adapter: `config.encoder_soup` fits from `init`, encoder
-    seeds counting up from the configured one, their weight updates averaged (one fit: itself)."""
+    seeds counting up from the configured one, their weight updates averaged (one fit: itself)
+    and cut to `config.encoder_soup_rank`."""
+    return fit_soups(config, [records], init, log)[0]
+
+
+def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
+              init: Adapter | None, log: Callable[[str], None]) -> list[Adapter]:
+    """`fit_soup` of each of `sets`, with all their fits run `config.jobs` at a time."""
     assert config.encoder is not None
     if config.encoder_soup < 1:
         raise ModelError("encoder_soup must be at least 1")
-    items, gold = [r.item for r in records], labels_of(records)
-    fits = [fit_adapter(items, gold, replace(config.encoder, seed=config.encoder.seed + k), log,
-                        init=init)
-            for k in range(config.encoder_soup)]
-    return fits[0] if len(fits) == 1 else average_adapters(fits, exact=True)
+    if config.jobs < 1:
+        raise ModelError("jobs must be at least 1")
+    tasks = [([r.item for r in records], labels_of(records),
+              replace(config.encoder, seed=config.encoder.seed + k))
+             for records in sets for k in range(config.encoder_soup)]
+    if config.jobs == 1:
+        fits = [fit_adapter(items, gold, finetune, log, init=init)
+                for items, gold, finetune in tasks]
+    else:
+        log(f"{len(tasks)} encoder fits, {config.jobs} at a time (one math thread each)")
+        # Spawned, not forked: a fork of a process whose math library already started its
+        # threads can hang.
+        with ProcessPoolExecutor(config.jobs, mp_context=get_context("spawn")) as pool:
+            fits = list(pool.map(_fit_task, [
+                (items, gold, replace(finetune, threads=1), init,
+                 f"fit {n + 1}/{len(tasks)} (seed {finetune.seed})")
+                for n, (items, gold, finetune) in enumerate(tasks)]))
+    soups = []
+    for s in range(len(sets)):
+        group = fits[s * config.encoder_soup : (s + 1) * config.encoder_soup]
+        if len(group) == 1:
+            soups.append(group[0])
+            continue
+        soup = average_adapters(group, exact=True)
+        rank = config.encoder_soup_rank
+        soups.append(soup if rank is None or rank >= soup.rank else truncate_adapter(soup, rank))
+    return soups
+
+
+def _fit_task(task: tuple[list[ClassifyInput], np.ndarray, FinetuneConfig, Adapter | None, str]
+              ) -> Adapter:
+    """One fit in a worker process, its log lines on stderr after `name`."""
+    items, gold, finetune, init, name = task
+
+    def log(line: str) -> None:
+        print(f"{name}: {line}", file=sys.stderr, flush=True)
+
+    return fit_adapter(items, gold, finetune, log, init=init)
 
 
 def reuse_mentions(config: TrainConfig, taken: Sequence[LabeledContext], used: dict[str, int],
