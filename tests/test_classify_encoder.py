@@ -158,11 +158,9 @@ def test_one_sentence_two_targets_two_verdicts(shipped: CombinedClassifier) -> N
         assert [p.label for p in shipped.predict(items)] == expected, items[0].text
 
 
-@pytest.mark.xfail(strict=True, reason="known failure (MODEL_CARD.md): where the whole "
-                   "sentence reads as agreement with high confidence, the clause of a second, "
-                   "disputed target does not always outweigh it ('at odds with those of [11]' "
-                   "stays supporting; Jones is contrasting 0.51)")
 def test_a_disputed_second_target_after_strong_agreement(shipped: CombinedClassifier) -> None:
+    # The whole sentence reads as agreement with high confidence; the disputed target's own
+    # clause must outweigh it (a known failure up to the eighth session's model, MODEL_CARD.md).
     items = [*_pairs("These findings are consistent with Smith et al. (2010) but not with "
                      "Jones et al. (2012).", "Smith et al. (2010)", "Jones et al. (2012)"),
              *_pairs("Our data confirm the findings of [10], whereas they are at odds with "
