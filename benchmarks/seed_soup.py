@@ -51,11 +51,9 @@ from citelens.classify.finetune import (
     Adapter,
     EncoderScorer,
     FinetuneConfig,
-    average_adapters,
     fit_adapter,
     load_adapter,
     save_adapter,
-    truncate_adapter,
 )
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
@@ -73,6 +71,7 @@ from citelens.classify.train import (
     labels_of,
     lexical_fit,
     pretrain_adapter,
+    soup_of,
 )
 from citelens.classify.usage import USE_SECTION, describes_use
 
@@ -127,14 +126,16 @@ def fit(args: argparse.Namespace, bases_only: bool = False) -> None:
         jobs.append(("final", list(clinical)))
     if args.only:  # a share of the fits, so two processes can split one seed's
         jobs = [(name, rows) for name, rows in jobs if str(name) in args.only]
-    auxiliary = [r for name in config.auxiliary for r in load_source(DATA, name)[: args.limit]]
+    residual = args.residual or bases_only
+    auxiliary = [r for name in config.auxiliary for r in load_source(DATA, name)[: args.limit]
+                 ] if residual else []
     for name, rows in jobs:
         path = args.dir / f"s{args.seed}-f{name}.npz"
         if path.exists():
             continue
         encoder_rows = [*rows, *mentions]
         base = None
-        if args.residual or bases_only:
+        if residual:
             base = residual_base(config, rows, mentions, auxiliary, args.dir / f"base-f{name}.npy")
             log(f"fold {name}: lexical base scores ready")
         if bases_only:
@@ -193,9 +194,8 @@ def score(args: argparse.Namespace) -> None:
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
         adapters = [read_adapter(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
-        soup = average_adapters(adapters, exact=True)
-        models = dict(zip(names, [*adapters, soup,
-                                  *(truncate_adapter(soup, r) for r in args.soup_rank or [])],
+        models = dict(zip(names, [*adapters, soup_of(adapters, None),
+                                  *(soup_of(adapters, r) for r in args.soup_rank or [])],
                           strict=True))
         held = np.flatnonzero(folds == f)
         in_clause = held[has[held]]
@@ -290,10 +290,7 @@ def ship(args: argparse.Namespace) -> None:
     mixed = combine(saved["lexical-whole"], saved[f"{name}-whole"], config.mix)
     offsets = tune_offsets(mixed, gold)
     temperature = fit_temperature(mixed + offsets, gold)
-    adapter = average_adapters([read_adapter(args.dir / f"s{s}-ffinal.npz") for s in args.seeds],
-                               exact=True)
-    if rank is not None:
-        adapter = truncate_adapter(adapter, rank)
+    adapter = soup_of([read_adapter(args.dir / f"s{s}-ffinal.npz") for s in args.seeds], rank)
     model = CombinedModel(adapter, config.mix, offsets, temperature, config.first_pass,
                           lexical_digest=file_digest(DEFAULT_MODEL))
     model.meta = {

@@ -309,7 +309,7 @@ def test_base_scores_join_the_logits_in_training() -> None:
     plain = fit_adapter(items, gold, config)
     assert np.array_equal(fit_adapter(items, gold, config, base=np.zeros((24, 3))).head_weight,
                           plain.head_weight)
-    # Scores that already explain the gold labels leave the head less to learn.
+    # Scores that already explain the gold labels change what the head learns.
     sure = 8.0 * np.eye(3)[gold]
     assert not np.array_equal(fit_adapter(items, gold, config, base=sure).head_weight,
                               plain.head_weight)

@@ -413,16 +413,17 @@ def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
                 (items, gold, replace(finetune, threads=1), init,
                  f"fit {n + 1}/{len(tasks)} (seed {finetune.seed})")
                 for n, (items, gold, finetune) in enumerate(tasks)]))
-    soups = []
-    for s in range(len(sets)):
-        group = fits[s * config.encoder_soup : (s + 1) * config.encoder_soup]
-        if len(group) == 1:
-            soups.append(group[0])
-            continue
-        soup = average_adapters(group, exact=True)
-        rank = config.encoder_soup_rank
-        soups.append(soup if rank is None or rank >= soup.rank else truncate_adapter(soup, rank))
-    return soups
+    return [soup_of(fits[s * config.encoder_soup : (s + 1) * config.encoder_soup],
+                    config.encoder_soup_rank) for s in range(len(sets))]
+
+
+def soup_of(fits: Sequence[Adapter], rank: int | None) -> Adapter:
+    """One adapter of several fits: their weight updates averaged exactly and cut to `rank`
+    (None, or a rank at or above the soup's, keeps every factor); one fit is itself."""
+    if len(fits) == 1:
+        return fits[0]
+    soup = average_adapters(fits, exact=True)
+    return soup if rank is None or rank >= soup.rank else truncate_adapter(soup, rank)
 
 
 def _fit_task(task: tuple[list[ClassifyInput], np.ndarray, FinetuneConfig, Adapter | None, str]
