@@ -53,7 +53,6 @@ from citelens.classify.finetune import (
     FinetuneConfig,
     fit_adapter,
     load_adapter,
-    save_adapter,
 )
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
@@ -68,6 +67,7 @@ from citelens.classify.train import (
     encoder_mentions,
     evaluate_probabilities,
     first_pass_choice,
+    keep_fit,
     labels_of,
     lexical_fit,
     pretrain_adapter,
@@ -85,9 +85,7 @@ def read_adapter(path: Path) -> Adapter:
 
 def write_adapter(adapter: Adapter, path: Path) -> None:
     """Written whole or not at all (another process may be waiting for the file)."""
-    partial = path.with_suffix(".partial.npz")
-    save_adapter(adapter, partial)
-    partial.replace(path)
+    keep_fit(adapter, path)
 
 
 def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:

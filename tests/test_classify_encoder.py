@@ -317,9 +317,10 @@ def test_base_scores_join_the_logits_in_training() -> None:
         fit_adapter(items, gold, config, base=np.zeros((5, 3)))
 
 
-def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path) -> None:
+def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path,
+                                                              tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
-    from citelens.classify.train import TrainConfig, train
+    from citelens.classify.train import ENCODER_SOUP_RANK, TrainConfig, soup_of, train
 
     config = TrainConfig(shared_data / "labeled", limit=60, held_out=False, folds=2,
                          encoder=FinetuneConfig(rank=2, epochs=1, batch_size=16, threads=1))
@@ -329,11 +330,22 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
     assert all(np.array_equal(first.combined.adapter.lora[k], second.combined.adapter.lora[k])
                for k in first.combined.adapter.lora)
     assert first.clinical_cv.confusion == second.clinical_cv.confusion
-    # The fits run side by side in worker processes give the same model.
-    parallel = train(replace(config, jobs=2))
+    # The fits run side by side in worker processes give the same model, and --fits-dir keeps
+    # each fit where benchmarks/seed_soup.py looks for them.
+    parallel = train(replace(config, jobs=2, fits_dir=tmp_path / "fits"))
     assert parallel.combined is not None
     assert all(np.array_equal(first.combined.adapter.lora[k], parallel.combined.adapter.lora[k])
                for k in first.combined.adapter.lora)
+    assert sorted(p.name for p in (tmp_path / "fits").iterdir()) == ["pretrained.npz", *(
+        f"s{s}-f{f}.npz" for s in range(3) for f in ("0", "1", "final"))]
+    finals = []
+    for s in range(3):
+        with np.load(tmp_path / "fits" / f"s{s}-ffinal.npz") as data:
+            finals.append(load_adapter(data))
+    kept = soup_of(finals, ENCODER_SOUP_RANK)
+    assert all(np.allclose(kept.lora[k], parallel.combined.adapter.lora[k], rtol=1e-2,
+                           atol=1e-3)
+               for k in kept.lora)
     assert parallel.clinical_cv.confusion == first.clinical_cv.confusion
     assert 0.0 <= first.encoded_share <= 1.0
     assert first.combined.meta["encoder"]["rank"] == 2

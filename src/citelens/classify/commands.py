@@ -83,6 +83,9 @@ batch_option = click.option(
               help="Use only the first N statements of each corpus (a quick run).")
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
               help="Also score MultiCite test and ACL-ARC (two extra fits).")
+@click.option("--fits-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also keep every encoder fit here (pretrained.npz, s<seed>-f<fold>.npz, "
+                   "s<seed>-ffinal.npz), as benchmarks/seed_soup.py lays them out.")
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,
@@ -90,7 +93,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                   pretrain_epochs: int, pretrain_mentions: int, masked_articles: int,
                   masked_epochs: int, reuse_mentions: bool, seed: int,
                   encoder_seed: int | None, encoder_soup: int, encoder_soup_rank: int,
-                  jobs: int, limit: int | None, held_out: bool, scores_out: Path | None) -> None:
+                  jobs: int, limit: int | None, held_out: bool, fits_dir: Path | None,
+                  scores_out: Path | None) -> None:
     """Rebuild the classifier from the labelled corpora (seeded, reproducible) and print what it
     used and what it scored."""
     from citelens.classify.combined import DEFAULT_ENCODER_MODEL, file_digest, save_combined
@@ -108,7 +112,8 @@ def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, en
                          pretrain_mentions=pretrain_mentions,
                          masked_articles=masked_articles, masked_epochs=masked_epochs,
                          reuse_mentions=reuse_mentions, encoder_soup=encoder_soup,
-                         encoder_soup_rank=encoder_soup_rank, jobs=jobs)
+                         encoder_soup_rank=encoder_soup_rank, jobs=jobs,
+                         fits_dir=fits_dir)
     report = train(config, log=lambda line: click.echo(line, err=True))
     if report.lexical_cv is not None and report.combined is not None:
         click.echo("lexical model alone, clinical, article-grouped cross-validation:")

@@ -30,6 +30,7 @@ from citelens.classify.finetune import (
     FinetuneConfig,
     average_adapters,
     fit_adapter,
+    save_adapter,
     truncate_adapter,
 )
 from citelens.classify.lexical import LexicalModel, fit_lexical
@@ -136,6 +137,10 @@ class TrainConfig:
     # worker processes at once, each with one math thread; 1 runs them here, one after another.
     # A fit gives the same weights either way (fits are seeded and independent).
     jobs: int = 1
+    # Where each encoder fit is also kept (pretrained.npz, and s{seed}-f{fold}.npz /
+    # s{seed}-ffinal.npz for each clinical-stage fit: benchmarks/seed_soup.py's layout, so its
+    # `score` and `ship` can reuse a run's fits and add seeds to its soup); None keeps none.
+    fits_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -222,6 +227,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     mentions = [*mentions, *reuse]
     adapted = masked_pretraining(config, used, log)
     pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
+    if config.fits_dir is not None and pretrained is not None:
+        keep_fit(pretrained, config.fits_dir / "pretrained.npz")
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
     log("section prior (factor on supporting / contrasting): " + ", ".join(
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
@@ -248,7 +255,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
         # by side.
         soups = fit_soups(config, [
             [*[r for r, fold in zip(clinical, folds, strict=True) if fold != f], *mentions]
-            for f in range(config.folds)] + [[*clinical, *mentions]], pretrained, log)
+            for f in range(config.folds)] + [[*clinical, *mentions]], pretrained, log,
+            names=[*map(str, range(config.folds)), "final"])
     out_of_fold = np.zeros((len(clinical), len(LABELS)))
     encoder_oof = np.zeros((len(clinical), len(LABELS)))
     clause_oof = np.zeros((len(clinical), len(LABELS)))
@@ -391,8 +399,10 @@ def fit_soup(config: TrainConfig, records: Sequence[LabeledContext], init: Adapt
 
 
 def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
-              init: Adapter | None, log: Callable[[str], None]) -> list[Adapter]:
-    """`fit_soup` of each of `sets`, with all their fits run `config.jobs` at a time."""
+              init: Adapter | None, log: Callable[[str], None],
+              names: Sequence[str] | None = None) -> list[Adapter]:
+    """`fit_soup` of each of `sets`, with all their fits run `config.jobs` at a time; with
+    `config.fits_dir`, each fit is also kept there under its set's name from `names`."""
     assert config.encoder is not None
     if config.encoder_soup < 1:
         raise ModelError("encoder_soup must be at least 1")
@@ -413,6 +423,10 @@ def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
                 (items, gold, replace(finetune, threads=1), init,
                  f"fit {n + 1}/{len(tasks)} (seed {finetune.seed})")
                 for n, (items, gold, finetune) in enumerate(tasks)]))
+    if config.fits_dir is not None:
+        for n, (adapter, (_, _, finetune)) in enumerate(zip(fits, tasks, strict=True)):
+            name = names[n // config.encoder_soup] if names else str(n // config.encoder_soup)
+            keep_fit(adapter, config.fits_dir / f"s{finetune.seed}-f{name}.npz")
     return [soup_of(fits[s * config.encoder_soup : (s + 1) * config.encoder_soup],
                     config.encoder_soup_rank) for s in range(len(sets))]
 
@@ -424,6 +438,13 @@ def soup_of(fits: Sequence[Adapter], rank: int | None) -> Adapter:
         return fits[0]
     soup = average_adapters(fits, exact=True)
     return soup if rank is None or rank >= soup.rank else truncate_adapter(soup, rank)
+
+
+def keep_fit(adapter: Adapter, path: Path) -> None:
+    """The adapter saved at `path` whole or not at all (written beside it, then renamed)."""
+    partial = path.with_suffix(".partial.npz")
+    save_adapter(adapter, partial)
+    partial.replace(path)
 
 
 def _fit_task(task: tuple[list[ClassifyInput], np.ndarray, FinetuneConfig, Adapter | None, str]
