@@ -92,6 +92,9 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
     """The shipped pretraining (encoder seed 0), made once and shared by every seed's fits."""
     path, claim = folder / "pretrained.npz", folder / "pretraining.claimed"
     folder.mkdir(parents=True, exist_ok=True)
+    if path.exists():  # from an earlier fit, or kept by `citelens train --fits-dir`
+        log("pretrained adapter read from " + str(path))
+        return read_adapter(path)
     try:
         claim.touch(exist_ok=False)
     except FileExistsError:
