@@ -339,9 +339,12 @@ def _start_from(torch: Any, encoder: Any, head: Any, init: Adapter, rank: int) -
         head.bias.copy_(torch.from_numpy(init.head_bias))
 
 
-def save_adapter(adapter: Adapter, path: Path, extra: dict[str, np.ndarray] | None = None) -> None:
-    """The adapter as float16 arrays in one .npz (plus any `extra` arrays, kept as given)."""
-    arrays: dict[str, np.ndarray] = {f"lora/{k}": v.astype(np.float16)
+def save_adapter(adapter: Adapter, path: Path, extra: dict[str, np.ndarray] | None = None,
+                 exact: bool = False) -> None:
+    """The adapter as float16 arrays in one .npz (plus any `extra` arrays, kept as given);
+    `exact` keeps its float32 factors, so that what loads is what was saved."""
+    kind = np.float32 if exact else np.float16
+    arrays: dict[str, np.ndarray] = {f"lora/{k}": v.astype(kind)
                                      for k, v in adapter.lora.items()}
     arrays["head_weight"] = adapter.head_weight.astype(np.float32)
     arrays["head_bias"] = adapter.head_bias.astype(np.float32)

@@ -441,9 +441,10 @@ def soup_of(fits: Sequence[Adapter], rank: int | None) -> Adapter:
 
 
 def keep_fit(adapter: Adapter, path: Path) -> None:
-    """The adapter saved at `path` whole or not at all (written beside it, then renamed)."""
+    """The adapter saved at `path` whole (float32: a fit continued from it starts where the
+    in-memory one did) or not at all (written beside it, then renamed)."""
     partial = path.with_suffix(".partial.npz")
-    save_adapter(adapter, partial)
+    save_adapter(adapter, partial, exact=True)
     partial.replace(path)
 
 
