@@ -58,7 +58,8 @@ ENCODER_MENTIONS = 300
 # The encoder's clinical-stage fits averaged into the shipped adapter (TrainConfig.encoder_soup).
 # Clinical CV (benchmarks/seed_soup.py, one pretrained adapter): seeds 0 / 1 / 2 alone 0.702 /
 # 0.703 / 0.715; soup of seeds 0-1 0.712, of 0-2 0.716 (their logits averaged, three encoder
-# passes: 0.714); docs/classifier.md.
+# passes: 0.714); docs/classifier.md. A fourth seed added nothing (tenth session, train's own
+# fits cut to rank 16: seeds 0-2 0.726, seeds 0-3 0.724).
 ENCODER_SOUP = 3
 
 # The soup's weight update (rank 16 x ENCODER_SOUP) is cut to this rank by truncated SVD
