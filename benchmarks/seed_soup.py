@@ -83,11 +83,6 @@ def read_adapter(path: Path) -> Adapter:
         return load_adapter(data)
 
 
-def write_adapter(adapter: Adapter, path: Path) -> None:
-    """Written whole or not at all (another process may be waiting for the file)."""
-    keep_fit(adapter, path)
-
-
 def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
     """The shipped pretraining (encoder seed 0), made once and shared by every seed's fits."""
     path, claim = folder / "pretrained.npz", folder / "pretraining.claimed"
@@ -108,7 +103,7 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
     _, more = encoder_mentions(seed0, {}, log)
     adapter = pretrain_adapter(seed0, more, {}, log)
     assert adapter is not None
-    write_adapter(adapter, path)
+    keep_fit(adapter, path)  # whole or not at all: another process may wait for it
     return adapter
 
 
@@ -143,7 +138,7 @@ def fit(args: argparse.Namespace, bases_only: bool = False) -> None:
             continue
         adapter = fit_adapter([r.item for r in encoder_rows], labels_of(encoder_rows),
                               config.encoder, log, init=pretrained, base=base)
-        write_adapter(adapter, path)
+        keep_fit(adapter, path)
         log(f"seed {args.seed}, fold {name} done")
 
 
