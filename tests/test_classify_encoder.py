@@ -340,8 +340,9 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
     assert parallel.combined is not None
     assert all(np.array_equal(first.combined.adapter.lora[k], parallel.combined.adapter.lora[k])
                for k in first.combined.adapter.lora)
-    assert sorted(p.name for p in (tmp_path / "fits").iterdir()) == ["pretrained.npz", *(
-        f"s{s}-f{f}.npz" for s in range(3) for f in ("0", "1", "final"))]
+    assert sorted(p.name for p in (tmp_path / "fits").iterdir()) == [
+        "pretrained.npz", "run.json",
+        *(f"s{s}-f{f}.npz" for s in range(3) for f in ("0", "1", "final"))]
     finals = []
     for s in range(3):
         with np.load(tmp_path / "fits" / f"s{s}-ffinal.npz") as data:
@@ -367,6 +368,40 @@ def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path
                               first.combined.adapter.head_weight)
     with pytest.raises(ModelError, match="unknown pretraining set"):
         train(replace(config, encoder_pretrain=("athar",), encoder_soup=1))
+
+
+def test_train_resumes_from_the_fits_an_interrupted_run_kept(shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    from citelens.classify.train import TrainConfig, train
+
+    fits = tmp_path / "fits"
+    config = TrainConfig(shared_data / "labeled", limit=60, held_out=False, folds=2,
+                         encoder=FinetuneConfig(rank=2, epochs=1, batch_size=16, threads=1),
+                         encoder_soup=2, fits_dir=fits)
+    whole = train(config)
+    assert whole.combined is not None
+    # A run killed after the pretraining and some fits: what it kept is read, the rest made.
+    for name in ("s1-f0.npz", "s0-ffinal.npz"):
+        (fits / name).unlink()
+    lines: list[str] = []
+    resumed = train(replace(config, jobs=2), log=lines.append)
+    assert resumed.combined is not None
+    assert "pretrained adapter read from " + str(fits / "pretrained.npz") in lines
+    assert any(line.startswith("4 of 6 encoder fits read from") for line in lines)
+    assert not any(line.startswith("encoder pretraining") for line in lines)
+    assert (fits / "s1-f0.npz").exists() and (fits / "s0-ffinal.npz").exists()
+    assert all(np.array_equal(whole.combined.adapter.lora[k], resumed.combined.adapter.lora[k])
+               for k in whole.combined.adapter.lora)
+    assert resumed.clinical_cv.confusion == whole.clinical_cv.confusion
+    # Fits of other settings are never mixed in: the run stops before fitting anything.
+    with pytest.raises(ModelError, match=r"fits.*another training run.*settings \(encoder\)"):
+        train(replace(config, encoder=FinetuneConfig(rank=2, epochs=2, batch_size=16)))
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "s0-f0.npz").write_bytes((fits / "s0-f0.npz").read_bytes())
+    with pytest.raises(ModelError, match=r"without run\.json"):
+        train(replace(config, fits_dir=stray))
 
 
 def test_ingest_falls_back_to_the_lexical_model_when_the_encoder_cannot_load(

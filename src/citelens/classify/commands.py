@@ -84,8 +84,11 @@ batch_option = click.option(
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
               help="Also score MultiCite test and ACL-ARC (two extra fits).")
 @click.option("--fits-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also keep every encoder fit here (pretrained.npz, s<seed>-f<fold>.npz, "
-                   "s<seed>-ffinal.npz), as benchmarks/seed_soup.py lays them out.")
+              help="Also keep every encoder fit here as soon as it is made (pretrained.npz, "
+                   "s<seed>-f<fold>.npz, s<seed>-ffinal.npz, as benchmarks/seed_soup.py lays "
+                   "them out; run.json: what they were fitted from). Given the folder of an "
+                   "interrupted run with the same settings and data, the fits kept there are "
+                   "read, not made again.")
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the out-of-fold clinical scores (.npz) for analysis.")
 def train_command(data_dir: Path, out: Path | None, encoder_out: Path | None, encoder: bool,

@@ -7,12 +7,14 @@ on held-out folds; MultiCite's test split and ACL-ARC are scored by models that 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,6 +32,7 @@ from citelens.classify.finetune import (
     FinetuneConfig,
     average_adapters,
     fit_adapter,
+    load_adapter,
     save_adapter,
     truncate_adapter,
 )
@@ -138,10 +141,17 @@ class TrainConfig:
     # worker processes at once, each with one math thread; 1 runs them here, one after another.
     # A fit gives the same weights either way (fits are seeded and independent).
     jobs: int = 1
-    # Where each encoder fit is also kept (pretrained.npz, and s{seed}-f{fold}.npz /
-    # s{seed}-ffinal.npz for each clinical-stage fit: benchmarks/seed_soup.py's layout, so its
-    # `score` and `ship` can reuse a run's fits and add seeds to its soup); None keeps none.
+    # Where each encoder fit is also kept as soon as it is made (pretrained.npz, and
+    # s{seed}-f{fold}.npz / s{seed}-ffinal.npz for each clinical-stage fit:
+    # benchmarks/seed_soup.py's layout, so its `score` and `ship` can reuse a run's fits and add
+    # seeds to its soup), with run.json saying what they were fitted from. A run given the folder
+    # of an interrupted run with the same settings reads the fits kept there instead of fitting
+    # them again; None keeps none.
     fits_dir: Path | None = None
+
+
+# The record of what a fits folder's fits were fitted from (TrainConfig.fits_dir).
+FITS_RUN_FILE = "run.json"
 
 
 @dataclass(slots=True)
@@ -226,10 +236,15 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     mentions, pretrain_mentions = encoder_mentions(config, used, log)
     reuse = reuse_mentions(config, mentions, used, log)
     mentions = [*mentions, *reuse]
-    adapted = masked_pretraining(config, used, log)
-    pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
-    if config.fits_dir is not None and pretrained is not None:
-        keep_fit(pretrained, config.fits_dir / "pretrained.npz")
+    kept = None if config.fits_dir is None else claim_fits_dir(config, log)
+    if kept is not None and (kept / "pretrained.npz").exists():
+        pretrained: Adapter | None = read_fit(kept / "pretrained.npz")
+        log(f"pretrained adapter read from {kept / 'pretrained.npz'}")
+    else:
+        adapted = masked_pretraining(config, used, log)
+        pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
+        if kept is not None and pretrained is not None:
+            keep_fit(pretrained, kept / "pretrained.npz")
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
     log("section prior (factor on supporting / contrasting): " + ", ".join(
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
@@ -403,7 +418,8 @@ def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
               init: Adapter | None, log: Callable[[str], None],
               names: Sequence[str] | None = None) -> list[Adapter]:
     """`fit_soup` of each of `sets`, with all their fits run `config.jobs` at a time; with
-    `config.fits_dir`, each fit is also kept there under its set's name from `names`."""
+    `config.fits_dir`, each fit is kept there under its set's name from `names` as soon as it
+    is made, and a fit already kept there is read instead of made (see claim_fits_dir)."""
     assert config.encoder is not None
     if config.encoder_soup < 1:
         raise ModelError("encoder_soup must be at least 1")
@@ -412,23 +428,40 @@ def fit_soups(config: TrainConfig, sets: Sequence[Sequence[LabeledContext]],
     tasks = [([r.item for r in records], labels_of(records),
               replace(config.encoder, seed=config.encoder.seed + k))
              for records in sets for k in range(config.encoder_soup)]
+    set_names = list(names) if names else [str(s) for s in range(len(sets))]
+    paths: list[Path | None] = [
+        None if config.fits_dir is None
+        else config.fits_dir / f"s{finetune.seed}-f{set_names[n // config.encoder_soup]}.npz"
+        for n, (_, _, finetune) in enumerate(tasks)]
+    fits: list[Adapter | None] = [
+        read_fit(path) if path is not None and path.exists() else None for path in paths]
+    if any(fit is not None for fit in fits):
+        log(f"{sum(fit is not None for fit in fits)} of {len(tasks)} encoder fits read from "
+            f"{config.fits_dir} (kept by an earlier run with these settings)")
+    todo = [n for n, fit in enumerate(fits) if fit is None]
+
+    def done(n: int, adapter: Adapter) -> None:
+        fits[n] = adapter
+        if (path := paths[n]) is not None:  # kept at once: a killed run loses only the rest
+            keep_fit(adapter, path)
+
     if config.jobs == 1:
-        fits = [fit_adapter(items, gold, finetune, log, init=init)
-                for items, gold, finetune in tasks]
+        for n in todo:
+            items, gold, finetune = tasks[n]
+            done(n, fit_adapter(items, gold, finetune, log, init=init))
     else:
-        log(f"{len(tasks)} encoder fits, {config.jobs} at a time (one math thread each)")
+        log(f"{len(todo)} encoder fits, {config.jobs} at a time (one math thread each)")
         # Spawned, not forked: a fork of a process whose math library already started its
         # threads can hang.
         with ProcessPoolExecutor(config.jobs, mp_context=get_context("spawn")) as pool:
-            fits = list(pool.map(_fit_task, [
-                (items, gold, replace(finetune, threads=1), init,
-                 f"fit {n + 1}/{len(tasks)} (seed {finetune.seed})")
-                for n, (items, gold, finetune) in enumerate(tasks)]))
-    if config.fits_dir is not None:
-        for n, (adapter, (_, _, finetune)) in enumerate(zip(fits, tasks, strict=True)):
-            name = names[n // config.encoder_soup] if names else str(n // config.encoder_soup)
-            keep_fit(adapter, config.fits_dir / f"s{finetune.seed}-f{name}.npz")
-    return [soup_of(fits[s * config.encoder_soup : (s + 1) * config.encoder_soup],
+            running = {pool.submit(_fit_task, (
+                tasks[n][0], tasks[n][1], replace(tasks[n][2], threads=1), init,
+                f"fit {n + 1}/{len(tasks)} (seed {tasks[n][2].seed})")): n for n in todo}
+            for future in as_completed(running):
+                done(running[future], future.result())
+    made = [fit for fit in fits if fit is not None]
+    assert len(made) == len(tasks)
+    return [soup_of(made[s * config.encoder_soup : (s + 1) * config.encoder_soup],
                     config.encoder_soup_rank) for s in range(len(sets))]
 
 
@@ -439,6 +472,63 @@ def soup_of(fits: Sequence[Adapter], rank: int | None) -> Adapter:
         return fits[0]
     soup = average_adapters(fits, exact=True)
     return soup if rank is None or rank >= soup.rank else truncate_adapter(soup, rank)
+
+
+def fits_fingerprint(config: TrainConfig) -> dict[str, object]:
+    """What the kept fits of a run depend on: its training settings (not where its files go,
+    how many fits run at once, or the held-out scoring), the labelled files' contents and the
+    libraries and CPU that computed them. JSON-shaped."""
+    settings = asdict(config)
+    for name in ("labeled_dir", "held_out", "jobs", "fits_dir"):
+        settings.pop(name)
+    if settings["encoder"] is not None:
+        settings["encoder"].pop("threads")
+    digest = hashlib.sha256()
+    for path in sorted(p for p in config.labeled_dir.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(config.labeled_dir)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    found = {"settings": settings, "labeled_data": digest.hexdigest(),
+             "built_with": build_environment()}
+    return json.loads(json.dumps(found))  # tuples as lists, as they read back
+
+
+def claim_fits_dir(config: TrainConfig, log: Callable[[str], None]) -> Path:
+    """`config.fits_dir`, made if need be, with run.json naming what its fits are fitted from;
+    a ModelError if it already holds fits of a run with other settings or data."""
+    folder = config.fits_dir
+    assert folder is not None
+    mine = fits_fingerprint(config)
+    record = folder / FITS_RUN_FILE
+    if record.exists():
+        try:
+            theirs = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"{record}: unreadable ({error}); give an empty folder") from error
+        if theirs != mine:
+            differ = sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
+            if "settings" in differ:
+                ours, other = mine["settings"], theirs.get("settings") or {}
+                assert isinstance(ours, dict) and isinstance(other, dict)
+                differ[differ.index("settings")] = "settings (" + ", ".join(
+                    sorted(k for k in {*ours, *other} if ours.get(k) != other.get(k))) + ")"
+            raise ModelError(f"{folder}: holds the fits of another training run (its "
+                             f"{'; '.join(differ)} differ); give an empty folder")
+        log(f"fits kept in {folder} by an earlier run with these settings are reused")
+        return folder
+    if folder.exists() and any(folder.glob("*.npz")):
+        raise ModelError(f"{folder}: holds fits without {FITS_RUN_FILE} (from another run?); "
+                         "give an empty folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = record.with_suffix(".partial")
+    partial.write_text(json.dumps(mine, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(record)
+    return folder
+
+
+def read_fit(path: Path) -> Adapter:
+    """An adapter kept by keep_fit."""
+    with np.load(path) as data:
+        return load_adapter(data)
 
 
 def keep_fit(adapter: Adapter, path: Path) -> None:
