@@ -52,7 +52,6 @@ from citelens.classify.finetune import (
     EncoderScorer,
     FinetuneConfig,
     fit_adapter,
-    load_adapter,
 )
 from citelens.classify.metrics import LABELS, grouped_folds
 from citelens.classify.scope import CLAUSE_WEIGHT, merge_views, scoped
@@ -71,16 +70,12 @@ from citelens.classify.train import (
     labels_of,
     lexical_fit,
     pretrain_adapter,
+    read_fit,
     soup_of,
 )
 from citelens.classify.usage import USE_SECTION, describes_use
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
-
-
-def read_adapter(path: Path) -> Adapter:
-    with np.load(path) as data:
-        return load_adapter(data)
 
 
 def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
@@ -89,14 +84,14 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
     folder.mkdir(parents=True, exist_ok=True)
     if path.exists():  # from an earlier fit, or kept by `citelens train --fits-dir`
         log("pretrained adapter read from " + str(path))
-        return read_adapter(path)
+        return read_fit(path)
     try:
         claim.touch(exist_ok=False)
     except FileExistsError:
         while not path.exists():
             time.sleep(20)
         log("pretrained adapter read from " + str(path))
-        return read_adapter(path)
+        return read_fit(path)
     assert config.encoder is not None
     seed0 = TrainConfig(config.labeled_dir, held_out=False, limit=config.limit,
                         encoder=FinetuneConfig(seed=0, threads=config.encoder.threads))
@@ -189,7 +184,7 @@ def score(args: argparse.Namespace) -> None:
     for f in range(config.folds):
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
-        adapters = [read_adapter(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
+        adapters = [read_fit(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
         models = dict(zip(names, [*adapters, soup_of(adapters, None),
                                   *(soup_of(adapters, r) for r in args.soup_rank or [])],
                           strict=True))
@@ -286,7 +281,7 @@ def ship(args: argparse.Namespace) -> None:
     mixed = combine(saved["lexical-whole"], saved[f"{name}-whole"], config.mix)
     offsets = tune_offsets(mixed, gold)
     temperature = fit_temperature(mixed + offsets, gold)
-    adapter = soup_of([read_adapter(args.dir / f"s{s}-ffinal.npz") for s in args.seeds], rank)
+    adapter = soup_of([read_fit(args.dir / f"s{s}-ffinal.npz") for s in args.seeds], rank)
     model = CombinedModel(adapter, config.mix, offsets, temperature, config.first_pass,
                           lexical_digest=file_digest(DEFAULT_MODEL))
     model.meta = {

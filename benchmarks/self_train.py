@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from harness import elapsed_log
-from seed_soup import DATA, pretrained_adapter, read_adapter
+from seed_soup import DATA, pretrained_adapter
 
 from citelens.classify.base import ClassifyInput
 from citelens.classify.calibration import softmax
@@ -48,6 +48,7 @@ from citelens.classify.train import (
     keep_fit,
     labels_of,
     lexical_fit,
+    read_fit,
 )
 
 
@@ -100,7 +101,7 @@ def label(args: argparse.Namespace) -> None:
             continue
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
-        scorer = EncoderScorer(read_adapter(args.dir / f"s{args.seed}-f{f}.npz"),
+        scorer = EncoderScorer(read_fit(args.dir / f"s{args.seed}-f{f}.npz"),
                                threads=args.threads)
         p = softmax(combine(lexical.scores(items), scorer.logits(items), config.mix))
         keep = picked(p, args.per_class)

@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -504,6 +505,8 @@ def claim_fits_dir(config: TrainConfig, log: Callable[[str], None]) -> Path:
             theirs = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ModelError(f"{record}: unreadable ({error}); give an empty folder") from error
+        if not isinstance(theirs, dict):
+            raise ModelError(f"{record}: not a record of a training run; give an empty folder")
         if theirs != mine:
             differ = sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
             if "settings" in differ:
@@ -526,9 +529,13 @@ def claim_fits_dir(config: TrainConfig, log: Callable[[str], None]) -> Path:
 
 
 def read_fit(path: Path) -> Adapter:
-    """An adapter kept by keep_fit."""
-    with np.load(path) as data:
-        return load_adapter(data)
+    """An adapter kept by keep_fit (a ModelError naming the file when it cannot be read)."""
+    try:
+        with np.load(path) as data:
+            return load_adapter(data)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{path}: not a readable encoder fit ({error}); delete it to have it "
+                         "fitted again") from error
 
 
 def keep_fit(adapter: Adapter, path: Path) -> None:
