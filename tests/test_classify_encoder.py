@@ -394,6 +394,10 @@ def test_train_resumes_from_the_fits_an_interrupted_run_kept(shared_data: Path,
     assert all(np.array_equal(whole.combined.adapter.lora[k], resumed.combined.adapter.lora[k])
                for k in whole.combined.adapter.lora)
     assert resumed.clinical_cv.confusion == whole.clinical_cv.confusion
+    # It records what the whole run recorded, the pretraining's statement counts included.
+    assert resumed.used == whole.used
+    assert resumed.combined.meta["encoder_pretraining"] == {"pretrain multicite": 60,
+                                                            "pretrain scicite mentions": 60}
     # A damaged kept fit is named, not loaded.
     (fits / "s0-f1.npz").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(ModelError, match=r"s0-f1\.npz: not a readable encoder fit"):

@@ -239,13 +239,14 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
     mentions = [*mentions, *reuse]
     kept = None if config.fits_dir is None else claim_fits_dir(config, log)
     if kept is not None and (kept / "pretrained.npz").exists():
-        pretrained: Adapter | None = read_fit(kept / "pretrained.npz")
+        # With the pretraining's statement counts, so the model records what a whole run would.
+        pretrained: Adapter | None = read_fit(kept / "pretrained.npz", used)
         log(f"pretrained adapter read from {kept / 'pretrained.npz'}")
     else:
         adapted = masked_pretraining(config, used, log)
         pretrained = pretrain_adapter(config, pretrain_mentions, used, log, init=adapted)
         if kept is not None and pretrained is not None:
-            keep_fit(pretrained, kept / "pretrained.npz")
+            keep_fit(pretrained, kept / "pretrained.npz", pretraining_counts(used))
     section_prior = estimate_factors(scicite_rows(config.labeled_dir, "train"))
     log("section prior (factor on supporting / contrasting): " + ", ".join(
         f"{kind} {entry['factor']:.3f}" for kind, entry in section_prior.items()))
@@ -388,7 +389,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> T
                 "seed")} | {"soup": config.encoder_soup,
                             "soup_rank": combined.adapter.rank},
             "encoder_training": f"clinical {len(clinical)}, scicite mentions {len(mentions)}",
-            "encoder_pretraining": {k: v for k, v in used.items() if k.startswith("pretrain")},
+            "encoder_pretraining": pretraining_counts(used),
             "mix": config.mix,
             "first_pass": config.first_pass,
             "clinical_cv_macro_f1": round(clinical_cv.macro_f1, 4),
@@ -528,21 +529,32 @@ def claim_fits_dir(config: TrainConfig, log: Callable[[str], None]) -> Path:
     return folder
 
 
-def read_fit(path: Path) -> Adapter:
-    """An adapter kept by keep_fit (a ModelError naming the file when it cannot be read)."""
+def pretraining_counts(used: dict[str, int]) -> dict[str, int]:
+    """The statement counts of the stages before the clinical one, of a run's `used`."""
+    return {k: v for k, v in used.items() if k.startswith("pretrain")}
+
+
+def read_fit(path: Path, used: dict[str, int] | None = None) -> Adapter:
+    """An adapter kept by keep_fit, the statement counts kept with it added to `used`; a
+    ModelError naming the file when it cannot be read."""
     try:
         with np.load(path) as data:
+            if used is not None:
+                used.update({k[len("used/"):]: int(data[k]) for k in data.files
+                             if k.startswith("used/")})
             return load_adapter(data)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise ModelError(f"{path}: not a readable encoder fit ({error}); delete it to have it "
                          "fitted again") from error
 
 
-def keep_fit(adapter: Adapter, path: Path) -> None:
+def keep_fit(adapter: Adapter, path: Path, counts: dict[str, int] | None = None) -> None:
     """The adapter saved at `path` whole (float32: a fit continued from it starts where the
-    in-memory one did) or not at all (written beside it, then renamed)."""
+    in-memory one did) or not at all (written beside it, then renamed), with the statement
+    `counts` it was fitted on when given (read back by read_fit)."""
     partial = path.with_suffix(".partial.npz")
-    save_adapter(adapter, partial, exact=True)
+    save_adapter(adapter, partial, exact=True,
+                 extra={f"used/{k}": np.array(v) for k, v in (counts or {}).items()})
     partial.replace(path)
 
 
