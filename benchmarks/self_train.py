@@ -2,9 +2,11 @@
 
 Usage:
   python benchmarks/self_train.py pool --db var/elife.db [--out var/st/pool.jsonl]
-  python benchmarks/self_train.py label --seed 0 [--dir var/st] [--per-class 400 600 200]
+  python benchmarks/self_train.py label --seeds 0 [1 ...] [--dir var/st]
+                                      [--per-class 400 600 200] [--soft-pick 600 400 1000]
                                       [--only 0 1]
-  python benchmarks/self_train.py fit --seed 0 [--dir var/st] [--only 0 1] [--threads 1]
+  python benchmarks/self_train.py fit --seed 0 [--teachers 0 [1 ...]] [--soft] [--as N]
+                                      [--dir var/st] [--only 0 1] [--threads 1]
   then: python benchmarks/seed_soup.py score --seeds 0 100 --dir var/st
 
 `pool` takes the discussion and results statements of an index (`citelens ingest` of eLife's
@@ -14,8 +16,12 @@ none).
 
 `label` labels the pool, per clinical fold, with that fold's teacher: the lexical model fitted
 without the fold plus the encoder `seed_soup.py fit --seed S` kept for it (s<S>-f<k>.npz),
+or with several `--seeds` their soup cut to rank 16 (as `citelens train` makes what ships),
 combined as the shipped classifier combines them. Of each class it keeps the statements the
-teacher is surest of (`--per-class` supporting, mentioning, contrasting); no teacher saw its
+teacher is surest of (`--per-class` supporting, mentioning, contrasting); for soft targets
+(`fit --soft`) it keeps instead the statements most likely supporting, most likely
+contrasting and a random draw of the rest (`--soft-pick`), each with the teacher's
+probabilities (the geometric mean of its two halves' distributions). No teacher saw its
 fold's held-out statements, so the cross-validation stays honest.
 
 `fit` trains the clinical stage again per fold, from the same pretrained adapter and with the
@@ -49,6 +55,7 @@ from citelens.classify.train import (
     labels_of,
     lexical_fit,
     read_fit,
+    soup_of,
 )
 
 
@@ -89,6 +96,21 @@ def picked(p: np.ndarray, per_class: list[int]) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
+def picked_soft(p: np.ndarray, counts: list[int], rng: np.random.Generator) -> np.ndarray:
+    """Row indices: the rows most likely supporting, then the rows most likely contrasting,
+    then a random draw of the others (`counts` of each)."""
+    sup = np.argsort(-p[:, 0], kind="stable")[: counts[0]]
+    rest = np.setdiff1d(np.arange(len(p)), sup)
+    con = rest[np.argsort(-p[rest, 2], kind="stable")][: counts[1]]
+    rest = np.setdiff1d(rest, con)
+    drawn = rng.choice(rest, size=min(counts[2], len(rest)), replace=False)
+    return np.sort(np.concatenate([sup, con, drawn]))
+
+
+def teacher_name(seeds: list[int]) -> str:
+    return "s" + "+".join(map(str, seeds))
+
+
 def label(args: argparse.Namespace) -> None:
     log = elapsed_log()
     config = TrainConfig(DATA, held_out=False)
@@ -101,18 +123,27 @@ def label(args: argparse.Namespace) -> None:
             continue
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
-        scorer = EncoderScorer(read_fit(args.dir / f"s{args.seed}-f{f}.npz"),
-                               threads=args.threads)
-        p = softmax(combine(lexical.scores(items), scorer.logits(items), config.mix))
+        fits = [read_fit(args.dir / f"s{seed}-f{f}.npz") for seed in args.seeds]
+        teacher = fits[0] if len(fits) == 1 else soup_of(fits, config.encoder_soup_rank)
+        scorer = EncoderScorer(teacher, threads=args.threads)
+        scores = combine(lexical.scores(items), scorer.logits(items), config.mix)
+        p = softmax(scores)
         keep = picked(p, args.per_class)
+        # Soft targets: the geometric mean of the lexical model's and the encoder's
+        # distributions (their summed scores at temperature 2). Fitting a temperature would
+        # take labelled statements that neither fold model saw, which only nested folds give.
+        soft_p = softmax(scores / 2.0)
+        soft_rows = picked_soft(soft_p, args.soft_pick, np.random.default_rng(f))
         shares = np.bincount(p.argmax(axis=1), minlength=3) / len(items)
         kept = np.bincount(p[keep].argmax(axis=1), minlength=3)
         log(f"fold {f}: teacher labels {np.round(shares, 3).tolist()} of {len(items)}; kept "
             f"{kept.tolist()}, surest-kept floor "
             + " ".join(f"{p[keep][p[keep].argmax(1) == c, c].min():.2f}" for c in range(3)
                        if kept[c]))
-        np.savez(args.dir / f"pseudo-s{args.seed}-f{f}.npz", rows=keep,
-                 labels=p[keep].argmax(axis=1), p=p)
+        log(f"fold {f}: soft targets of {len(soft_rows)}, mean teacher probabilities "
+            f"{np.round(soft_p[soft_rows].mean(axis=0), 3).tolist()}")
+        np.savez(args.dir / f"pseudo-{teacher_name(args.seeds)}-f{f}.npz", rows=keep,
+                 labels=p[keep].argmax(axis=1), p=p, soft_rows=soft_rows, soft_p=soft_p)
         if f == 0:
             rng = np.random.default_rng(0)
             for c in range(3):
@@ -134,18 +165,27 @@ def fit(args: argparse.Namespace) -> None:
     for f in range(config.folds):
         if args.only and str(f) not in args.only:
             continue
-        path = args.dir / f"s{100 + args.seed}-f{f}.npz"
+        path = args.dir / f"s{args.as_ if args.as_ is not None else 100 + args.seed}-f{f}.npz"
         if path.exists():
             continue
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
-        with np.load(args.dir / f"pseudo-s{args.seed}-f{f}.npz") as pseudo:
-            extra, extra_gold = [items[i] for i in pseudo["rows"]], pseudo["labels"]
+        teachers = args.teachers or [args.seed]
+        with np.load(args.dir / f"pseudo-{teacher_name(teachers)}-f{f}.npz") as pseudo:
+            if args.soft:
+                extra_p = pseudo["soft_p"][pseudo["soft_rows"]]
+                extra = [items[i] for i in pseudo["soft_rows"]]
+                extra_gold = extra_p.argmax(axis=1)
+            else:
+                extra, extra_gold = [items[i] for i in pseudo["rows"]], pseudo["labels"]
         log(f"fold {f}: {len(rows)} clinical + {len(mentions)} mentions + {len(extra)} "
-            f"teacher-labelled ({np.bincount(extra_gold, minlength=3).tolist()})")
+            f"teacher-labelled ({np.bincount(extra_gold, minlength=3).tolist()}"
+            f"{', soft' if args.soft else ''})")
+        gold = np.concatenate([labels_of([*rows, *mentions]), extra_gold])
+        soft = (np.concatenate([np.eye(3)[labels_of([*rows, *mentions])], extra_p])
+                if args.soft else None)
         adapter = fit_adapter(
-            [*(r.item for r in [*rows, *mentions]), *extra],
-            np.concatenate([labels_of([*rows, *mentions]), extra_gold]),
-            config.encoder, log, init=pretrained)
+            [*(r.item for r in [*rows, *mentions]), *extra], gold,
+            config.encoder, log, init=pretrained, soft=soft)
         keep_fit(adapter, path)
         log(f"self-trained seed {args.seed}, fold {f} done")
 
@@ -158,6 +198,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--pool", type=Path, default=Path("var/st/pool.jsonl"))
     parser.add_argument("--dir", type=Path, default=Path("var/st"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--teachers", type=int, nargs="+", default=None)
+    parser.add_argument("--soft", action="store_true")
+    parser.add_argument("--as", dest="as_", type=int, default=None)
+    parser.add_argument("--soft-pick", type=int, nargs=3, default=[600, 400, 1000],
+                        metavar=("SUP", "CON", "REST"))
     parser.add_argument("--per-class", type=int, nargs=3, default=[400, 600, 200],
                         metavar=("SUP", "MEN", "CON"))
     parser.add_argument("--only", nargs="+", default=None)

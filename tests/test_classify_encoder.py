@@ -321,6 +321,21 @@ def test_base_scores_join_the_logits_in_training() -> None:
         fit_adapter(items, gold, config, base=np.zeros((5, 3)))
 
 
+def test_soft_targets_train_as_their_gold_labels_when_one_hot() -> None:
+    items = ITEMS * 6
+    gold = np.array([0, 2, 1, 0] * 6)
+    config = FinetuneConfig(rank=4, epochs=1, batch_size=8, seed=3, threads=1, retries=0)
+    plain = fit_adapter(items, gold, config)
+    one_hot = fit_adapter(items, gold, config, soft=np.eye(3)[gold])
+    np.testing.assert_allclose(one_hot.head_weight, plain.head_weight, atol=1e-5)
+    # A teacher's doubt is something else to learn.
+    doubtful = 0.5 * np.eye(3)[gold] + 0.5 / 3
+    assert not np.allclose(fit_adapter(items, gold, config, soft=doubtful).head_weight,
+                           plain.head_weight, atol=1e-5)
+    with pytest.raises(ModelError, match="soft targets of shape"):
+        fit_adapter(items, gold, config, soft=np.ones((24, 3)))
+
+
 def test_train_with_encoder_is_deterministic_on_a_small_sample(shared_data: Path,
                                                               tmp_path: Path) -> None:
     pytest.importorskip("sklearn")

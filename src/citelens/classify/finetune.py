@@ -169,15 +169,23 @@ def fit_adapter(
     init: Adapter | None = None,
     on_epoch: Callable[[int, Adapter], None] | None = None,
     base: np.ndarray | None = None,
+    soft: np.ndarray | None = None,
 ) -> Adapter:
     """Train LoRA adapters and the head with class-weighted cross-entropy (seeded), starting
     from `init` (an adapter trained on another task) when given. A fit that stalls (see
     FinetuneConfig.stalled_loss_ratio) is redone with another seed at half the learning rate.
     `on_epoch(epoch, adapter)` sees the adapter as it stands after each epoch (1-based; a
     redone fit starts again at 1). With `base` (fixed class scores, one row per item) the loss
-    is taken on base + the head's logits: the adapter learns what `base` leaves unexplained."""
+    is taken on base + the head's logits: the adapter learns what `base` leaves unexplained.
+    With `soft` (one probability row per item, e.g. a teacher's) the cross-entropy is taken
+    against those rows, class-weighted as gold labels are (a one-hot row is its gold label);
+    `gold` still sets the class weights and the stall guard."""
     if base is not None and base.shape != (len(items), 3):
         raise ModelError(f"base scores of shape {base.shape} for {len(items)} statements")
+    if soft is not None and (soft.shape != (len(items), 3)
+                             or not np.allclose(soft.sum(axis=1), 1.0) or soft.min() < 0):
+        raise ModelError(f"soft targets of shape {soft.shape} for {len(items)} statements: "
+                         "need one probability row per statement")
     if len(items) == 0:
         raise ModelError("no statements to train the encoder on")
     # A class missing from a small sample is weighted as if it had one statement.
@@ -185,7 +193,7 @@ def fit_adapter(
     weights = (counts.sum() / (3 * counts)) ** config.class_power
     ceiling = config.stalled_loss_ratio * prior_loss(gold, weights)
     attempt = config
-    adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base)
+    adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base, soft)
     for _ in range(config.retries):
         if loss <= ceiling:
             break
@@ -193,7 +201,8 @@ def fit_adapter(
                           learning_rate=attempt.learning_rate / 2)
         log(f"encoder fit stalled (loss {loss:.3f} > {ceiling:.3f}): again with seed "
             f"{attempt.seed}, learning rate {attempt.learning_rate:g}")
-        adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base)
+        adapter, loss = _fit_once(items, gold, weights, attempt, log, init, on_epoch, base,
+                                  soft)
     return adapter
 
 
@@ -226,16 +235,19 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
               config: FinetuneConfig, log: Callable[[str], None],
               init: Adapter | None = None,
               on_epoch: Callable[[int, Adapter], None] | None = None,
-              base: np.ndarray | None = None) -> tuple[Adapter, float]:
+              base: np.ndarray | None = None,
+              soft: np.ndarray | None = None) -> tuple[Adapter, float]:
     """One seeded fit: the adapter and its last epoch's mean training loss."""
     torch = _torch()
     offsets = None if base is None else torch.tensor(base, dtype=torch.float32)
+    targets = None if soft is None else torch.tensor(soft, dtype=torch.float32)
     encoder, head, tokenizer, rng = seeded_model(config.rank, config.alpha, config.seed,
                                                  config.threads)
     if init is not None:
         _start_from(torch, encoder, head, init, config.rank)
     rows = tokenize(tokenizer, items)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
+    weight = torch.tensor(class_weights, dtype=torch.float32)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     dropout = torch.nn.Dropout(0.1)
     adapters = [p for p in encoder.parameters() if p.requires_grad]
     optimiser, schedule = warmup_optimiser(
@@ -253,7 +265,12 @@ def _fit_once(items: Sequence[ClassifyInput], gold: np.ndarray, class_weights: n
             logits = head(dropout(_pooled(torch, encoder, ids, mask, target)))
             if offsets is not None:
                 logits = logits + offsets[batch]
-            loss = loss_fn(logits, torch.tensor(gold[batch]))
+            if targets is None:
+                loss = loss_fn(logits, torch.tensor(gold[batch]))
+            else:
+                # Weighted as CrossEntropyLoss weighs gold labels: by the target's class weight.
+                mass = targets[batch] * weight
+                loss = -(mass * torch.log_softmax(logits, dim=1)).sum() / mass.sum()
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(adapters + list(head.parameters()), 1.0)
