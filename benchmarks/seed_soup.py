@@ -6,6 +6,7 @@ Usage:
   python benchmarks/seed_soup.py bases [--dir var/resid] [--final] [--only 0 1 final]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
                                        [--soup-rank 32 16]
+  python benchmarks/seed_soup.py score --seeds 2 202 --soups 0+1 0+1+2 0+1+202 [--dir ...]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
                                       [--encoder-out PATH] [--soup-rank 16]
@@ -24,6 +25,9 @@ seeds' updates (finetune.average_adapters(exact=True); one encoder pass, as one 
 Every variant is calibrated per fold on the other folds, run through the lexical first pass and
 merged with its clause view, as the shipped classifier does; prints macro-F1, per-class F1 and
 ECE of each.
+
+`--soups` scores named soups instead of the soup of all `--seeds`: each given as its seeds
+joined by "+", each cut to the shipped rank (train.ENCODER_SOUP_RANK).
 
 `ship` writes the encoder model of the soup of the seeds' `--final` fits, calibrated (offsets,
 temperature) on the soup's out-of-fold clinical scores from `score`, exactly as `citelens
@@ -61,6 +65,7 @@ from citelens.classify.section_prior import (
     shift_to_sections,
 )
 from citelens.classify.train import (
+    ENCODER_SOUP_RANK,
     TrainConfig,
     calibrated_views,
     encoder_mentions,
@@ -172,7 +177,8 @@ def score(args: argparse.Namespace) -> None:
     has = np.array([c is not None for c in clauses])
     folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
     cuts = [f"soup-r{r}" for r in args.soup_rank or []]
-    names = [f"seed{s}" for s in args.seeds] + ["soup", *cuts]
+    named = [f"soup {spec}" for spec in args.soups or []]
+    names = [f"seed{s}" for s in args.seeds] + (named or ["soup", *cuts])
     saved: dict[str, np.ndarray] = {
         "gold": gold, "fold": folds, "scoped": has,
         "use-whole": np.array([describes_use(item.text) for item in items]),
@@ -185,9 +191,13 @@ def score(args: argparse.Namespace) -> None:
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
         adapters = [read_fit(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
-        models = dict(zip(names, [*adapters, soup_of(adapters, None),
-                                  *(soup_of(adapters, r) for r in args.soup_rank or [])],
-                          strict=True))
+        if args.soups:
+            soups = [soup_of([read_fit(args.dir / f"s{s}-f{f}.npz") for s in spec.split("+")],
+                             ENCODER_SOUP_RANK) for spec in args.soups]
+        else:
+            soups = [soup_of(adapters, None),
+                     *(soup_of(adapters, r) for r in args.soup_rank or [])]
+        models = dict(zip(names, [*adapters, *soups], strict=True))
         held = np.flatnonzero(folds == f)
         in_clause = held[has[held]]
         batches = {"whole": (held, [items[i] for i in held]),
@@ -210,6 +220,12 @@ def soup_cuts(saved: dict[str, np.ndarray]) -> list[str]:
     return sorted(names, key=lambda name: -int(name[len("soup-r"):]))
 
 
+def named_soups(saved: dict[str, np.ndarray]) -> list[str]:
+    """"soup" and the `--soups` ones ("soup 0+1") among saved scores."""
+    return [k[: -len("-whole")] for k in saved
+            if k.endswith("-whole") and (k == "soup-whole" or k.startswith("soup "))]
+
+
 def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple[Any, float]]:
     """Prints the table; returns each variant's evaluation and encoded share."""
     gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
@@ -217,7 +233,7 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple
                    if k.startswith("seed") and k.endswith("-whole"))
     variants: dict[str, dict[str, np.ndarray]] = {
         name: {v: saved[f"{name}-{v}"] for v in ("whole", "clause")}
-        for name in [*seeds, "soup", *soup_cuts(saved)]}
+        for name in [*seeds, *named_soups(saved), *soup_cuts(saved)]}
     variants["ensemble (mean logits)"] = {
         v: np.mean([saved[f"{s}-{v}"] for s in seeds], axis=0) for v in ("whole", "clause")}
     lexical = {v: saved[f"lexical-{v}"] for v in ("whole", "clause")}
@@ -363,6 +379,8 @@ def main(argv: list[str]) -> None:
                         help="fit the encoder on what the lexical scores leave (fit)")
     parser.add_argument("--soup-rank", type=int, nargs="+", default=None,
                         help="score: also the soup cut to these ranks; ship: cut to this one")
+    parser.add_argument("--soups", nargs="+", default=None, metavar="SEEDS",
+                        help='soups to score, e.g. 0+1 0+1+2 (each cut to the shipped rank)')
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
     if args.command == "ship":
