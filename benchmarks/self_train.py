@@ -2,7 +2,7 @@
 
 Usage:
   python benchmarks/self_train.py pool --db var/elife.db [--out var/st/pool.jsonl]
-  python benchmarks/self_train.py label --seeds 0 [1 ...] [--dir var/st]
+  python benchmarks/self_train.py label --seed 0 | --seeds 0 1 ... [--dir var/st]
                                       [--per-class 400 600 200] [--soft-pick 600 400 1000]
                                       [--only 0 1]
   python benchmarks/self_train.py fit --seed 0 [--teachers 0 [1 ...]] [--soft] [--as N]
@@ -114,6 +114,7 @@ def teacher_name(seeds: list[int]) -> str:
 def label(args: argparse.Namespace) -> None:
     log = elapsed_log()
     config = TrainConfig(DATA, held_out=False)
+    seeds = args.seeds or [args.seed]
     items = read_pool(args.pool)
     clinical = load_source(DATA, "clinical")
     auxiliary = [r for name in config.auxiliary for r in load_source(DATA, name)]
@@ -123,7 +124,7 @@ def label(args: argparse.Namespace) -> None:
             continue
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
-        fits = [read_fit(args.dir / f"s{seed}-f{f}.npz") for seed in args.seeds]
+        fits = [read_fit(args.dir / f"s{seed}-f{f}.npz") for seed in seeds]
         teacher = fits[0] if len(fits) == 1 else soup_of(fits, config.encoder_soup_rank)
         scorer = EncoderScorer(teacher, threads=args.threads)
         scores = combine(lexical.scores(items), scorer.logits(items), config.mix)
@@ -142,7 +143,7 @@ def label(args: argparse.Namespace) -> None:
                        if kept[c]))
         log(f"fold {f}: soft targets of {len(soft_rows)}, mean teacher probabilities "
             f"{np.round(soft_p[soft_rows].mean(axis=0), 3).tolist()}")
-        np.savez(args.dir / f"pseudo-{teacher_name(args.seeds)}-f{f}.npz", rows=keep,
+        np.savez(args.dir / f"pseudo-{teacher_name(seeds)}-f{f}.npz", rows=keep,
                  labels=p[keep].argmax(axis=1), p=p, soft_rows=soft_rows, soft_p=soft_p)
         if f == 0:
             rng = np.random.default_rng(0)
@@ -180,9 +181,9 @@ def fit(args: argparse.Namespace) -> None:
         log(f"fold {f}: {len(rows)} clinical + {len(mentions)} mentions + {len(extra)} "
             f"teacher-labelled ({np.bincount(extra_gold, minlength=3).tolist()}"
             f"{', soft' if args.soft else ''})")
-        gold = np.concatenate([labels_of([*rows, *mentions]), extra_gold])
-        soft = (np.concatenate([np.eye(3)[labels_of([*rows, *mentions])], extra_p])
-                if args.soft else None)
+        known = labels_of([*rows, *mentions])
+        gold = np.concatenate([known, extra_gold])
+        soft = np.concatenate([np.eye(3)[known], extra_p]) if args.soft else None
         adapter = fit_adapter(
             [*(r.item for r in [*rows, *mentions]), *extra], gold,
             config.encoder, log, init=pretrained, soft=soft)
@@ -198,7 +199,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--pool", type=Path, default=Path("var/st/pool.jsonl"))
     parser.add_argument("--dir", type=Path, default=Path("var/st"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="label: the teacher's encoder seeds (default: --seed)")
     parser.add_argument("--teachers", type=int, nargs="+", default=None)
     parser.add_argument("--soft", action="store_true")
     parser.add_argument("--as", dest="as_", type=int, default=None)
