@@ -2,12 +2,12 @@
 
 Usage:
   python benchmarks/seed_soup.py fit --seed S [--dir var/soup] [--final] [--only 0 1 final]
-                                     [--threads 1] [--residual]
+                                     [--threads 1] [--residual] [--pretrain-seed 0]
   python benchmarks/seed_soup.py bases [--dir var/resid] [--final] [--only 0 1 final]
   python benchmarks/seed_soup.py score --seeds 0 1 [--dir var/soup] [--out var/soup/scores.npz]
                                        [--soup-rank 32 16]
   python benchmarks/seed_soup.py score --seeds 2 202 --soups 0+1 0+1+2 0+1+202 [--dir ...]
-  python benchmarks/seed_soup.py score --from var/soup/scores.npz
+  python benchmarks/seed_soup.py score --from var/soup/scores.npz [--ensembles 0,100 0+1,100]
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
                                       [--encoder-out PATH] [--soup-rank 16]
   python benchmarks/seed_soup.py held-out [--encoder-out PATH]
@@ -27,7 +27,12 @@ merged with its clause view, as the shipped classifier does; prints macro-F1, pe
 ECE of each.
 
 `--soups` scores named soups instead of the soup of all `--seeds`: each given as its seeds
-joined by "+", each cut to the shipped rank (train.ENCODER_SOUP_RANK).
+joined by "+", each cut to the shipped rank (train.ENCODER_SOUP_RANK). `--ensembles` adds
+ensembles (mean logits, one encoder pass per member) of seeds or named soups joined by ",".
+
+`fit --pretrain-seed N` starts the fits from a pretraining with encoder seed N (same data; 0 is
+the shipped one), kept in its own --dir; fits of two pretrainings can be scored together by
+linking one's files into the other's folder under other seed numbers (s100-f0.npz, ...).
 
 `ship` writes the encoder model of the soup of the seeds' `--final` fits, calibrated (offsets,
 temperature) on the soup's out-of-fold clinical scores from `score`, exactly as `citelens
@@ -83,8 +88,9 @@ from citelens.classify.usage import USE_SECTION, describes_use
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
 
 
-def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
-    """The shipped pretraining (encoder seed 0), made once and shared by every seed's fits."""
+def pretrained_adapter(config: TrainConfig, folder: Path, log, seed: int = 0) -> Adapter:
+    """The shipped pretraining (encoder seed `seed`, 0 as shipped), made once and shared by
+    every seed's fits under `folder`."""
     path, claim = folder / "pretrained.npz", folder / "pretraining.claimed"
     folder.mkdir(parents=True, exist_ok=True)
     if path.exists():  # from an earlier fit, or kept by `citelens train --fits-dir`
@@ -99,7 +105,7 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log) -> Adapter:
         return read_fit(path)
     assert config.encoder is not None
     seed0 = TrainConfig(config.labeled_dir, held_out=False, limit=config.limit,
-                        encoder=FinetuneConfig(seed=0, threads=config.encoder.threads))
+                        encoder=FinetuneConfig(seed=seed, threads=config.encoder.threads))
     _, more = encoder_mentions(seed0, {}, log)
     adapter = pretrain_adapter(seed0, more, {}, log)
     assert adapter is not None
@@ -114,7 +120,8 @@ def fit(args: argparse.Namespace, bases_only: bool = False) -> None:
     assert config.encoder is not None
     clinical = load_source(DATA, "clinical")[: args.limit]
     mentions, _ = encoder_mentions(config, {}, log)
-    pretrained = None if bases_only else pretrained_adapter(config, args.dir, log)
+    pretrained = None if bases_only else pretrained_adapter(config, args.dir, log,
+                                                            args.pretrain_seed)
     folds = grouped_folds([r.group for r in clinical], config.folds, config.seed)
     jobs = [(f, [r for r, fold in zip(clinical, folds, strict=True) if fold != f])
             for f in range(config.folds)]
@@ -211,7 +218,7 @@ def score(args: argparse.Namespace) -> None:
         log(f"fold {f + 1}/{config.folds} scored")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **saved)
-    report(saved, config)
+    report(saved, config, args.ensembles)
 
 
 def soup_cuts(saved: dict[str, np.ndarray]) -> list[str]:
@@ -226,8 +233,16 @@ def named_soups(saved: dict[str, np.ndarray]) -> list[str]:
             if k.endswith("-whole") and (k == "soup-whole" or k.startswith("soup "))]
 
 
-def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple[Any, float]]:
-    """Prints the table; returns each variant's evaluation and encoded share."""
+def member(spec: str) -> str:
+    """The saved scores' name of an ensemble member: a seed ("0") or a named soup ("0+1")."""
+    return f"soup {spec}" if "+" in spec else f"seed{spec}"
+
+
+def report(saved: dict[str, np.ndarray], config: TrainConfig,
+           ensembles: list[str] | None = None) -> dict[str, tuple[Any, float]]:
+    """Prints the table; returns each variant's evaluation and encoded share. `ensembles`:
+    members joined by "," (e.g. "0,100" or "0+1,100"), their logits averaged (one encoder pass
+    per member)."""
     gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
     seeds = sorted(k[: -len("-whole")] for k in saved
                    if k.startswith("seed") and k.endswith("-whole"))
@@ -236,6 +251,10 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig) -> dict[str, tuple
         for name in [*seeds, *named_soups(saved), *soup_cuts(saved)]}
     variants["ensemble (mean logits)"] = {
         v: np.mean([saved[f"{s}-{v}"] for s in seeds], axis=0) for v in ("whole", "clause")}
+    for spec in ensembles or []:
+        variants[f"ensemble {spec}"] = {
+            v: np.mean([saved[f"{member(m)}-{v}"] for m in spec.split(",")], axis=0)
+            for v in ("whole", "clause")}
     lexical = {v: saved[f"lexical-{v}"] for v in ("whole", "clause")}
     for v in ("whole", "clause"):  # a statement without a clause of its own: its sentence
         for scores in [lexical, *variants.values()]:
@@ -375,12 +394,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--only", nargs="+", default=None,
                         help="fit: only these folds (0-4, final)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pretrain-seed", type=int, default=0,
+                        help="encoder seed of the pretraining the fits start from (0 ships)")
     parser.add_argument("--residual", action="store_true",
                         help="fit the encoder on what the lexical scores leave (fit)")
     parser.add_argument("--soup-rank", type=int, nargs="+", default=None,
                         help="score: also the soup cut to these ranks; ship: cut to this one")
     parser.add_argument("--soups", nargs="+", default=None, metavar="SEEDS",
                         help='soups to score, e.g. 0+1 0+1+2 (each cut to the shipped rank)')
+    parser.add_argument("--ensembles", nargs="+", default=None, metavar="MEMBERS",
+                        help='score: also these ensembles, members (seeds or soups) joined by '
+                             '"," e.g. 0,100 0+1,100')
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
     if args.command == "ship":
@@ -388,7 +412,7 @@ def main(argv: list[str]) -> None:
     elif args.command == "held-out":
         held_out(args)
     elif args.saved is not None:
-        report(saved_arrays(args.saved), TrainConfig(DATA))
+        report(saved_arrays(args.saved), TrainConfig(DATA), args.ensembles)
     elif args.command in ("fit", "bases"):
         fit(args, bases_only=args.command == "bases")
     else:
