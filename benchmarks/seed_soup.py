@@ -89,9 +89,11 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
 
 
 def pretrained_adapter(config: TrainConfig, folder: Path, log, seed: int = 0) -> Adapter:
-    """The shipped pretraining (encoder seed `seed`, 0 as shipped), made once and shared by
-    every seed's fits under `folder`."""
-    path, claim = folder / "pretrained.npz", folder / "pretraining.claimed"
+    """The pretraining with encoder seed `seed` (0: the shipped one), made once and shared by
+    every seed's fits under `folder`; another seed's has a file of its own, so it is never
+    taken for the shipped one."""
+    stem = "pretrained" if seed == 0 else f"pretrained-s{seed}"
+    path, claim = folder / f"{stem}.npz", folder / f"{stem}.claimed"
     folder.mkdir(parents=True, exist_ok=True)
     if path.exists():  # from an earlier fit, or kept by `citelens train --fits-dir`
         log("pretrained adapter read from " + str(path))
@@ -104,10 +106,10 @@ def pretrained_adapter(config: TrainConfig, folder: Path, log, seed: int = 0) ->
         log("pretrained adapter read from " + str(path))
         return read_fit(path)
     assert config.encoder is not None
-    seed0 = TrainConfig(config.labeled_dir, held_out=False, limit=config.limit,
-                        encoder=FinetuneConfig(seed=seed, threads=config.encoder.threads))
-    _, more = encoder_mentions(seed0, {}, log)
-    adapter = pretrain_adapter(seed0, more, {}, log)
+    pretraining = TrainConfig(config.labeled_dir, held_out=False, limit=config.limit,
+                              encoder=FinetuneConfig(seed=seed, threads=config.encoder.threads))
+    _, more = encoder_mentions(pretraining, {}, log)
+    adapter = pretrain_adapter(pretraining, more, {}, log)
     assert adapter is not None
     keep_fit(adapter, path)  # whole or not at all: another process may wait for it
     return adapter
