@@ -8,6 +8,7 @@ Usage:
                                        [--soup-rank 32 16]
   python benchmarks/seed_soup.py score --seeds 2 202 --soups 0+1 0+1+2 0+1+202 [--dir ...]
   python benchmarks/seed_soup.py score --from var/soup/scores.npz [--ensembles 0,100 0+1,100]
+                                       [--bootstrap 1000]
   python benchmarks/seed_soup.py ship --seeds 0 1 [--dir var/soup] [--from var/soup/scores.npz]
                                       [--encoder-out PATH] [--soup-rank 16]
   python benchmarks/seed_soup.py held-out [--encoder-out PATH]
@@ -29,6 +30,7 @@ ECE of each.
 `--soups` scores named soups instead of the soup of all `--seeds`: each given as its seeds
 joined by "+", each cut to the shipped rank (train.ENCODER_SOUP_RANK). `--ensembles` adds
 ensembles (mean logits, one encoder pass per member) of seeds or named soups joined by ",".
+`--bootstrap N` prints each variant's macro-F1 spread over N resamples of whole articles.
 
 `fit --pretrain-seed N` starts the fits from a pretraining with encoder seed N (same data; 0 is
 the shipped one), kept in its own --dir; fits of two pretrainings can be scored together by
@@ -220,7 +222,7 @@ def score(args: argparse.Namespace) -> None:
         log(f"fold {f + 1}/{config.folds} scored")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **saved)
-    report(saved, config, args.ensembles)
+    report(saved, config, args.ensembles, args.bootstrap)
 
 
 def soup_cuts(saved: dict[str, np.ndarray]) -> list[str]:
@@ -240,11 +242,24 @@ def member(spec: str) -> str:
     return f"soup {spec}" if "+" in spec else f"seed{spec}"
 
 
+def bootstrap(p: np.ndarray, gold: np.ndarray, groups: np.ndarray, draws: int) -> str:
+    """The spread of macro-F1 over `draws` resamples of whole articles (seeded): its standard
+    deviation and 95% interval, as a held-out set of as many articles might score."""
+    rows = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    rng = np.random.default_rng(0)
+    scores = np.array([evaluate_probabilities(p[pick], gold[pick]).macro_f1
+                       for pick in (np.concatenate([rows[i] for i in
+                                                    rng.integers(len(rows), size=len(rows))])
+                                    for _ in range(draws))])
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return f"sd {scores.std():.3f}, 95% {low:.3f}-{high:.3f}"
+
+
 def report(saved: dict[str, np.ndarray], config: TrainConfig,
-           ensembles: list[str] | None = None) -> dict[str, tuple[Any, float]]:
+           ensembles: list[str] | None = None, draws: int = 0) -> dict[str, tuple[Any, float]]:
     """Prints the table; returns each variant's evaluation and encoded share. `ensembles`:
     members joined by "," (e.g. "0,100" or "0+1,100"), their logits averaged (one encoder pass
-    per member)."""
+    per member). `draws` > 0 adds each variant's article bootstrap (see `bootstrap`)."""
     gold, folds, has = saved["gold"], saved["fold"], saved["scoped"].astype(bool)
     seeds = sorted(k[: -len("-whole")] for k in saved
                    if k.startswith("seed") and k.endswith("-whole"))
@@ -275,6 +290,7 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig,
     print(f"{len(gold)} clinical statements, {has.sum()} with a clause of their own")
     print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded  per fold")
     out: dict[str, tuple[Any, float]] = {}
+    groups = np.array([r.group for r in load_source(DATA, "clinical")][: len(gold)])
     for name, scores in variants.items():
         mixed = {v: combine(lexical[v], scores[v], config.mix) for v in ("whole", "clause")}
         mixed_p = shifted(calibrated_views(mixed["whole"], [mixed["whole"], mixed["clause"]],
@@ -290,6 +306,9 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig,
             for f in np.unique(folds))
         print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}"
               f"    {per_fold}")
+        if draws:
+            spread = bootstrap(p, gold, groups, draws)
+            print(f"{'':24s} article bootstrap ({draws} draws): {spread}")
         out[name] = (e, float(1 - sure.mean()))
     return out
 
@@ -407,6 +426,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--ensembles", nargs="+", default=None, metavar="MEMBERS",
                         help='score: also these ensembles, members (seeds or soups) joined by '
                              '"," e.g. 0,100 0+1,100')
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="DRAWS",
+                        help="score: also each variant's spread over resampled articles")
     parser.add_argument("--limit", type=int, default=None, help="a quick run (as train's)")
     args = parser.parse_args(argv)
     if args.command == "ship":
@@ -414,7 +435,7 @@ def main(argv: list[str]) -> None:
     elif args.command == "held-out":
         held_out(args)
     elif args.saved is not None:
-        report(saved_arrays(args.saved), TrainConfig(DATA), args.ensembles)
+        report(saved_arrays(args.saved), TrainConfig(DATA), args.ensembles, args.bootstrap)
     elif args.command in ("fit", "bases"):
         fit(args, bases_only=args.command == "bases")
     else:
