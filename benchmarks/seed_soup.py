@@ -201,10 +201,12 @@ def score(args: argparse.Namespace) -> None:
     for f in range(config.folds):
         rows = [r for r, fold in zip(clinical, folds, strict=True) if fold != f]
         lexical = lexical_fit(config, rows, auxiliary)
-        adapters = [read_fit(args.dir / f"s{s}-f{f}.npz") for s in args.seeds]
+        wanted = {*map(str, args.seeds), *(s for spec in args.soups or [] for s in spec.split("+"))}
+        fits = {s: read_fit(args.dir / f"s{s}-f{f}.npz") for s in wanted}
+        adapters = [fits[str(s)] for s in args.seeds]
         if args.soups:
-            soups = [soup_of([read_fit(args.dir / f"s{s}-f{f}.npz") for s in spec.split("+")],
-                             ENCODER_SOUP_RANK) for spec in args.soups]
+            soups = [soup_of([fits[s] for s in spec.split("+")], ENCODER_SOUP_RANK)
+                     for spec in args.soups]
         else:
             soups = [soup_of(adapters, None),
                      *(soup_of(adapters, r) for r in args.soup_rank or [])]
@@ -269,6 +271,10 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig,
     variants["ensemble (mean logits)"] = {
         v: np.mean([saved[f"{s}-{v}"] for s in seeds], axis=0) for v in ("whole", "clause")}
     for spec in ensembles or []:
+        missing = [m for m in spec.split(",") if f"{member(m)}-whole" not in saved]
+        if missing:
+            raise SystemExit(f"--ensembles {spec}: no saved scores for {', '.join(missing)} "
+                             "(score them with --seeds or --soups first)")
         variants[f"ensemble {spec}"] = {
             v: np.mean([saved[f"{member(m)}-{v}"] for m in spec.split(",")], axis=0)
             for v in ("whole", "clause")}
@@ -290,7 +296,8 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig,
     print(f"{len(gold)} clinical statements, {has.sum()} with a clause of their own")
     print("encoder                  macro-F1  F1 sup / men / con   ECE    encoded  per fold")
     out: dict[str, tuple[Any, float]] = {}
-    groups = np.array([r.group for r in load_source(DATA, "clinical")][: len(gold)])
+    groups = (np.array([r.group for r in load_source(DATA, "clinical")][: len(gold)])
+              if draws else None)
     for name, scores in variants.items():
         mixed = {v: combine(lexical[v], scores[v], config.mix) for v in ("whole", "clause")}
         mixed_p = shifted(calibrated_views(mixed["whole"], [mixed["whole"], mixed["clause"]],
@@ -306,7 +313,7 @@ def report(saved: dict[str, np.ndarray], config: TrainConfig,
             for f in np.unique(folds))
         print(f"{name:24s} {e.macro_f1:.3f}     {f1}  {e.ece or 0:.3f}  {1 - sure.mean():.3f}"
               f"    {per_fold}")
-        if draws:
+        if groups is not None:
             spread = bootstrap(p, gold, groups, draws)
             print(f"{'':24s} article bootstrap ({draws} draws): {spread}")
         out[name] = (e, float(1 - sure.mean()))
